@@ -8,6 +8,12 @@
 #include <syslog.h>
 #include <time.h>
 
+/* syslog.h's priority names clash with our LOG_* macros: keep the values. */
+enum { SYS_ERR = LOG_ERR, SYS_WARNING = LOG_WARNING, SYS_INFO = LOG_INFO,
+       SYS_DEBUG = LOG_DEBUG };
+#undef LOG_ERR
+#undef LOG_INFO
+
 #include "log.h"
 
 enum vlog_level vlog_threshold = VLOG_INFO;
@@ -37,9 +43,9 @@ void vlog_init(enum vlog_level level, bool use_syslog)
 void vlog(enum vlog_level level, const char *fmt, ...)
 {
 	static const int prio[] = {
-		[VLOG_OFF] = LOG_DEBUG,  [VLOG_ERROR] = LOG_ERR,
-		[VLOG_WARN] = LOG_WARNING, [VLOG_INFO] = LOG_INFO,
-		[VLOG_DEBUG] = LOG_DEBUG, [VLOG_TRACE] = LOG_DEBUG,
+		[VLOG_OFF] = SYS_DEBUG,  [VLOG_ERROR] = SYS_ERR,
+		[VLOG_WARN] = SYS_WARNING, [VLOG_INFO] = SYS_INFO,
+		[VLOG_DEBUG] = SYS_DEBUG, [VLOG_TRACE] = SYS_DEBUG,
 	};
 	char line[1024];
 	va_list ap;

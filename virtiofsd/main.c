@@ -1,0 +1,213 @@
+/*
+ * main.c - virtiofsd: options, start-up, wiring of the layers, one
+ * front-end connection, exit when it goes away.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <sys/file.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+
+#include "fuse_virtio.h"
+#include "log.h"
+#include "options.h"
+#include "passthrough.h"
+#include "vu_dev.h"
+
+#ifndef VIRTIOFSD_VERSION
+#define VIRTIOFSD_VERSION "0.1.0"
+#endif
+
+/* Create, bind and listen on path (mode 0600, stale socket replaced).
+ * Returns the listening fd or a negative errno. */
+static int listen_on(const char *path)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	struct stat st;
+	mode_t old;
+	int fd, ret;
+
+	if (strlen(path) >= sizeof(sa.sun_path)) {
+		LOG_ERR("socket path too long: %s", path);
+		return -ENAMETOOLONG;
+	}
+	strcpy(sa.sun_path, path);
+	if (lstat(path, &st) == 0) {
+		if (!S_ISSOCK(st.st_mode)) {
+			LOG_ERR("%s exists and is not a socket", path);
+			return -EEXIST;
+		}
+		unlink(path);
+	}
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return -errno;
+	old = umask(0077);
+	ret = bind(fd, (struct sockaddr *)&sa, sizeof(sa));
+	umask(old);
+	if (ret < 0 || listen(fd, 1) < 0) {
+		ret = -errno;
+		LOG_ERR("cannot listen on %s: %s", path, strerror(-ret));
+		close(fd);
+		return ret;
+	}
+	return fd;
+}
+
+/* Take <socket>.pid with an exclusive lock so that two daemons cannot
+ * share a socket by accident.  Returns the fd (kept open) or -errno. */
+static int lock_pid_file(const char *socket_path)
+{
+	char path[4096 + 8];
+	char buf[32];
+	int fd, n;
+
+	snprintf(path, sizeof(path), "%s.pid", socket_path);
+	fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+	if (fd < 0)
+		return -errno;
+	if (flock(fd, LOCK_EX | LOCK_NB) < 0) {
+		int err = errno;
+
+		LOG_ERR("%s is locked: another virtiofsd serves this socket",
+			path);
+		close(fd);
+		return -err;
+	}
+	n = snprintf(buf, sizeof(buf), "%d\n", getpid());
+	if (ftruncate(fd, 0) < 0 || pwrite(fd, buf, (size_t)n, 0) != n)
+		LOG_WARN("cannot write %s: %m", path);
+	return fd;
+}
+
+static int set_rlimit(const struct vfs_options *o)
+{
+	struct rlimit rl;
+	unsigned long want = o->rlimit_nofile;
+
+	if (o->rlimit_nofile_set && want == 0)
+		return 0;
+	if (!o->rlimit_nofile_set) {
+		/* default: min(1,000,000, fs.nr_open), as the Rust daemon */
+		FILE *f = fopen("/proc/sys/fs/nr_open", "re");
+		unsigned long nr_open = 1000000;
+
+		if (f) {
+			if (fscanf(f, "%lu", &nr_open) != 1)
+				nr_open = 1000000;
+			fclose(f);
+		}
+		want = nr_open < 1000000 ? nr_open : 1000000;
+	}
+	rl.rlim_cur = rl.rlim_max = want;
+	if (setrlimit(RLIMIT_NOFILE, &rl) < 0) {
+		if (o->rlimit_nofile_set) {
+			LOG_ERR("cannot set RLIMIT_NOFILE to %lu: %m", want);
+			return -errno;
+		}
+		LOG_DBG("cannot raise RLIMIT_NOFILE to %lu: %m", want);
+	}
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	struct vfs_options o;
+	struct fuse_session *se;
+	struct pt_fs *fs;
+	struct vu_dev *dev;
+	int listen_fd, conn, pid_fd = -1, err = 0, ret;
+
+	if (vfs_parse_options(argc, argv, &o))
+		return 1;
+	if (o.print_capabilities) {
+		printf("{\"type\": \"fs\", \"features\": [\"separate-options\"]}\n");
+		return 0;
+	}
+	if (o.help) {
+		vfs_print_help(argv[0]);
+		return 0;
+	}
+	if (o.version) {
+		printf("virtiofsd-c %s\n", VIRTIOFSD_VERSION);
+		return 0;
+	}
+	vlog_init(o.log_level, o.syslog);
+	signal(SIGPIPE, SIG_IGN);
+	if (o.sandbox != SANDBOX_NONE)
+		LOG_WARN("--sandbox=%s is not implemented yet: running without a sandbox",
+			 o.sandbox == SANDBOX_CHROOT ? "chroot" : "namespace");
+	if (o.seccomp != SECCOMP_NONE)
+		LOG_DBG("seccomp filtering is not implemented yet");
+	if (set_rlimit(&o))
+		return 1;
+
+	fs = pt_fs_new(&o.pt, &err);
+	if (!fs) {
+		LOG_ERR("cannot serve %s: %s", o.pt.shared_dir, strerror(-err));
+		return 1;
+	}
+	se = fuse_virtio_session_new(pt_lowlevel_ops(),
+				     sizeof(struct fuse_lowlevel_ops),
+				     pt_virtio_ops(), fs);
+	dev = calloc(1, sizeof(*dev));
+	if (!se || !dev) {
+		LOG_ERR("out of memory");
+		return 1;
+	}
+
+	if (o.socket_path) {
+		pid_fd = lock_pid_file(o.socket_path);
+		if (pid_fd < 0)
+			return 1;
+		listen_fd = listen_on(o.socket_path);
+		if (listen_fd < 0)
+			return 1;
+	} else {
+		listen_fd = o.fd;
+	}
+	if (o.socket_path)
+		LOG_INFO("serving %s on %s, waiting for the front-end",
+			 o.pt.shared_dir, o.socket_path);
+	else
+		LOG_INFO("serving %s on fd %d, waiting for the front-end",
+			 o.pt.shared_dir, o.fd);
+	do {
+		conn = accept4(listen_fd, NULL, NULL, SOCK_CLOEXEC);
+	} while (conn < 0 && errno == EINTR);
+	if (conn < 0) {
+		LOG_ERR("accept: %m");
+		return 1;
+	}
+	close(listen_fd);
+	if (o.socket_path)
+		unlink(o.socket_path);
+	LOG_INFO("front-end connected");
+
+	ret = vu_dev_init(dev, conn, se);
+	if (ret) {
+		LOG_ERR("device init: %s", strerror(-ret));
+		return 1;
+	}
+	ret = vu_dev_serve(dev);
+	vu_dev_destroy(dev);
+	close(conn);
+	fuse_virtio_session_free(se);
+	pt_fs_free(fs);
+	free(dev);
+	if (pid_fd >= 0) {
+		char path[4096 + 8];
+
+		snprintf(path, sizeof(path), "%s.pid", o.socket_path);
+		unlink(path);
+		close(pid_fd);
+	}
+	return ret ? 1 : 0;
+}

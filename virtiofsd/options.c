@@ -1,0 +1,371 @@
+/*
+ * options.c - command-line parsing compatible with the Rust virtiofsd 1.13.
+ * The last occurrence of an option wins, as there.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "options.h"
+
+enum {
+	OPT_SHARED_DIR = 256, OPT_TAG, OPT_SOCKET, OPT_SOCKET_PATH,
+	OPT_SOCKET_GROUP, OPT_FD, OPT_THREAD_POOL, OPT_XATTR, OPT_POSIX_ACL,
+	OPT_XATTRMAP, OPT_SANDBOX, OPT_READONLY, OPT_SECCOMP,
+	OPT_ANNOUNCE, OPT_NO_ANNOUNCE, OPT_IFH, OPT_CACHE, OPT_ALLOW_MMAP,
+	OPT_NO_RDP, OPT_WRITEBACK, OPT_DIRECT_IO, OPT_PRINT_CAPS, OPT_MODCAPS,
+	OPT_LOG_LEVEL, OPT_SYSLOG, OPT_RLIMIT, OPT_KILLPRIV, OPT_NO_KILLPRIV,
+	OPT_SECLABEL, OPT_UID_MAP, OPT_GID_MAP, OPT_TRANSLATE_UID,
+	OPT_TRANSLATE_GID, OPT_NOATIME, OPT_MIG_MODE, OPT_MIG_ON_ERROR,
+	OPT_MIG_VERIFY, OPT_MIG_CONFIRM,
+};
+
+static const struct option long_opts[] = {
+	{ "shared-dir", required_argument, NULL, OPT_SHARED_DIR },
+	{ "tag", required_argument, NULL, OPT_TAG },
+	{ "socket", required_argument, NULL, OPT_SOCKET },
+	{ "socket-path", required_argument, NULL, OPT_SOCKET_PATH },
+	{ "socket-group", required_argument, NULL, OPT_SOCKET_GROUP },
+	{ "fd", required_argument, NULL, OPT_FD },
+	{ "thread-pool-size", required_argument, NULL, OPT_THREAD_POOL },
+	{ "xattr", no_argument, NULL, OPT_XATTR },
+	{ "posix-acl", no_argument, NULL, OPT_POSIX_ACL },
+	{ "xattrmap", required_argument, NULL, OPT_XATTRMAP },
+	{ "sandbox", required_argument, NULL, OPT_SANDBOX },
+	{ "readonly", no_argument, NULL, OPT_READONLY },
+	{ "seccomp", required_argument, NULL, OPT_SECCOMP },
+	{ "announce-submounts", no_argument, NULL, OPT_ANNOUNCE },
+	{ "no-announce-submounts", no_argument, NULL, OPT_NO_ANNOUNCE },
+	{ "inode-file-handles", required_argument, NULL, OPT_IFH },
+	{ "cache", required_argument, NULL, OPT_CACHE },
+	{ "allow-mmap", no_argument, NULL, OPT_ALLOW_MMAP },
+	{ "no-readdirplus", no_argument, NULL, OPT_NO_RDP },
+	{ "writeback", no_argument, NULL, OPT_WRITEBACK },
+	{ "allow-direct-io", no_argument, NULL, OPT_DIRECT_IO },
+	{ "print-capabilities", no_argument, NULL, OPT_PRINT_CAPS },
+	{ "modcaps", required_argument, NULL, OPT_MODCAPS },
+	{ "log-level", required_argument, NULL, OPT_LOG_LEVEL },
+	{ "syslog", no_argument, NULL, OPT_SYSLOG },
+	{ "rlimit-nofile", required_argument, NULL, OPT_RLIMIT },
+	{ "killpriv-v2", no_argument, NULL, OPT_KILLPRIV },
+	{ "no-killpriv-v2", no_argument, NULL, OPT_NO_KILLPRIV },
+	{ "security-label", no_argument, NULL, OPT_SECLABEL },
+	{ "uid-map", required_argument, NULL, OPT_UID_MAP },
+	{ "gid-map", required_argument, NULL, OPT_GID_MAP },
+	{ "translate-uid", required_argument, NULL, OPT_TRANSLATE_UID },
+	{ "translate-gid", required_argument, NULL, OPT_TRANSLATE_GID },
+	{ "preserve-noatime", no_argument, NULL, OPT_NOATIME },
+	{ "migration-mode", required_argument, NULL, OPT_MIG_MODE },
+	{ "migration-on-error", required_argument, NULL, OPT_MIG_ON_ERROR },
+	{ "migration-verify-handles", no_argument, NULL, OPT_MIG_VERIFY },
+	{ "migration-confirm-paths", no_argument, NULL, OPT_MIG_CONFIRM },
+	{ "help", no_argument, NULL, 'h' },
+	{ "version", no_argument, NULL, 'V' },
+	{ NULL, 0, NULL, 0 },
+};
+
+/* Index of value in names[n], or -1. */
+static int pick(const char *value, const char *const *names, int n)
+{
+	for (int i = 0; i < n; i++)
+		if (names[i] && strcmp(value, names[i]) == 0)
+			return i;
+	return -1;
+}
+
+static int bad_value(const char *opt, const char *value)
+{
+	fprintf(stderr, "virtiofsd: invalid value '%s' for '%s'\n", value, opt);
+	return -EINVAL;
+}
+
+static int unsupported(const char *opt)
+{
+	fprintf(stderr, "virtiofsd: option '%s' is not supported by this build\n",
+		opt);
+	return -EINVAL;
+}
+
+static int parse_ulong(const char *opt, const char *s, unsigned long max,
+		       unsigned long *out)
+{
+	char *end;
+	unsigned long v;
+
+	errno = 0;
+	v = strtoul(s, &end, 10);
+	if (errno || end == s || *end || v > max || s[0] == '-')
+		return bad_value(opt, s);
+	*out = v;
+	return 0;
+}
+
+static int set_cache(struct vfs_options *o, const char *opt, const char *v)
+{
+	static const char *const names[] = { "auto", "always", "never",
+					     "metadata" };
+	int i = pick(v, names, 4);
+
+	if (i < 0 && strcmp(v, "none") == 0 && strcmp(opt, "-o cache") == 0)
+		i = PT_CACHE_NEVER;
+	if (i < 0)
+		return bad_value(opt, v);
+	o->pt.cache = (enum pt_cache)i;
+	return 0;
+}
+
+static int set_sandbox(struct vfs_options *o, const char *opt, const char *v)
+{
+	static const char *const names[] = { "namespace", "chroot", "none" };
+	int i = pick(v, names, 3);
+
+	if (i < 0)
+		return bad_value(opt, v);
+	o->sandbox = (enum vfs_sandbox)i;
+	return 0;
+}
+
+static int set_log_level(struct vfs_options *o, const char *opt, const char *v)
+{
+	int l = vlog_parse_level(v);
+
+	if (l < 0)
+		return bad_value(opt, v);
+	o->log_level = (enum vlog_level)l;
+	return 0;
+}
+
+/* The legacy "-o a,b=c" forms of the old C daemon. */
+static int parse_compat(struct vfs_options *o, char *list)
+{
+	char *save = NULL;
+
+	for (char *tok = strtok_r(list, ",", &save); tok;
+	     tok = strtok_r(NULL, ",", &save)) {
+		char *eq = strchr(tok, '=');
+		const char *val = eq ? eq + 1 : NULL;
+		int ret = 0;
+
+		if (eq)
+			*eq = '\0';
+		if (val && strcmp(tok, "source") == 0)
+			o->pt.shared_dir = val;
+		else if (val && strcmp(tok, "cache") == 0)
+			ret = set_cache(o, "-o cache", val);
+		else if (val && strcmp(tok, "sandbox") == 0)
+			ret = set_sandbox(o, "-o sandbox", val);
+		else if (val && strcmp(tok, "log_level") == 0)
+			ret = set_log_level(o, "-o log_level", val);
+		else if (val && strcmp(tok, "xattrmap") == 0)
+			ret = unsupported("-o xattrmap");
+		else if (val && strcmp(tok, "modcaps") == 0)
+			ret = unsupported("-o modcaps");
+		else if (!val && strcmp(tok, "xattr") == 0)
+			o->pt.xattr = true;
+		else if (!val && strcmp(tok, "no_xattr") == 0)
+			o->pt.xattr = false;
+		else if (!val && strcmp(tok, "readdirplus") == 0)
+			o->pt.readdirplus = true;
+		else if (!val && strcmp(tok, "no_readdirplus") == 0)
+			o->pt.readdirplus = false;
+		else if (!val && strcmp(tok, "writeback") == 0)
+			o->pt.writeback = true;
+		else if (!val && strcmp(tok, "no_writeback") == 0)
+			o->pt.writeback = false;
+		else if (!val && strcmp(tok, "allow_direct_io") == 0)
+			o->pt.allow_direct_io = true;
+		else if (!val && strcmp(tok, "no_allow_direct_io") == 0)
+			o->pt.allow_direct_io = false;
+		else if (!val && strcmp(tok, "announce_submounts") == 0)
+			o->pt.announce_submounts = true;
+		else if (!val && strcmp(tok, "killpriv_v2") == 0)
+			o->pt.killpriv_v2 = true;
+		else if (!val && strcmp(tok, "no_killpriv_v2") == 0)
+			o->pt.killpriv_v2 = false;
+		else if (!val && (strcmp(tok, "no_posix_lock") == 0 ||
+				  strcmp(tok, "no_flock") == 0 ||
+				  strcmp(tok, "posix_lock") == 0 ||
+				  strcmp(tok, "flock") == 0))
+			; /* locks are always served host-side */
+		else {
+			fprintf(stderr, "virtiofsd: unknown -o option '%s'\n", tok);
+			ret = -EINVAL;
+		}
+		if (ret)
+			return ret;
+	}
+	return 0;
+}
+
+int vfs_parse_options(int argc, char **argv, struct vfs_options *o)
+{
+	static const char *const ifh[] = { "never", "prefer", "mandatory" };
+	unsigned long v;
+	int c, ret = 0;
+
+	memset(o, 0, sizeof(*o));
+	o->fd = -1;
+	o->log_level = VLOG_INFO;
+	o->pt.readdirplus = true;
+	o->pt.announce_submounts = true;
+	optind = 1;
+	opterr = 0;
+	while (!ret && (c = getopt_long(argc, argv, ":hVdfo:", long_opts,
+					NULL)) != -1) {
+		const char *name = optind > 0 && optind <= argc ?
+				   argv[optind - 1] : "?";
+
+		switch (c) {
+		case OPT_SHARED_DIR: o->pt.shared_dir = optarg; break;
+		case OPT_TAG:
+			if (strlen(optarg) > 36)
+				ret = bad_value("--tag", optarg);
+			o->tag = optarg;
+			break;
+		case OPT_SOCKET:
+		case OPT_SOCKET_PATH: o->socket_path = optarg; break;
+		case OPT_SOCKET_GROUP: o->socket_group = optarg; break;
+		case OPT_FD:
+			ret = parse_ulong("--fd", optarg, INT_MAX, &v);
+			o->fd = (int)v;
+			break;
+		case OPT_THREAD_POOL:
+			ret = parse_ulong("--thread-pool-size", optarg, 1024, &v);
+			o->thread_pool_size = (unsigned)v;
+			break;
+		case OPT_XATTR: o->pt.xattr = true; break;
+		case OPT_POSIX_ACL: ret = unsupported("--posix-acl"); break;
+		case OPT_XATTRMAP: ret = unsupported("--xattrmap"); break;
+		case OPT_SANDBOX: ret = set_sandbox(o, "--sandbox", optarg); break;
+		case OPT_READONLY: o->pt.readonly = true; break;
+		case OPT_SECCOMP: {
+			static const char *const n[] = { "kill", "log", "trap",
+							 "none" };
+			int i = pick(optarg, n, 4);
+
+			if (i < 0)
+				ret = bad_value("--seccomp", optarg);
+			else
+				o->seccomp = (enum vfs_seccomp)i;
+			break;
+		}
+		case OPT_ANNOUNCE: o->pt.announce_submounts = true; break;
+		case OPT_NO_ANNOUNCE: o->pt.announce_submounts = false; break;
+		case OPT_IFH: {
+			int i = pick(optarg, ifh, 3);
+
+			if (i < 0 && strcmp(optarg, "fallback") == 0)
+				i = PT_FH_PREFER;
+			if (i < 0)
+				ret = bad_value("--inode-file-handles", optarg);
+			else if (i != PT_FH_NEVER)
+				ret = unsupported("--inode-file-handles");
+			break;
+		}
+		case OPT_CACHE: ret = set_cache(o, "--cache", optarg); break;
+		case OPT_ALLOW_MMAP: o->pt.allow_mmap = true; break;
+		case OPT_NO_RDP: o->pt.readdirplus = false; break;
+		case OPT_WRITEBACK: o->pt.writeback = true; break;
+		case OPT_DIRECT_IO: o->pt.allow_direct_io = true; break;
+		case OPT_PRINT_CAPS: o->print_capabilities = true; break;
+		case OPT_MODCAPS: ret = unsupported("--modcaps"); break;
+		case 'd': o->log_level = VLOG_DEBUG; break;
+		case 'f': break;
+		case OPT_LOG_LEVEL:
+			ret = set_log_level(o, "--log-level", optarg);
+			break;
+		case OPT_SYSLOG: o->syslog = true; break;
+		case OPT_RLIMIT:
+			ret = parse_ulong("--rlimit-nofile", optarg, ULONG_MAX, &v);
+			o->rlimit_nofile = v;
+			o->rlimit_nofile_set = true;
+			break;
+		case OPT_KILLPRIV: o->pt.killpriv_v2 = true; break;
+		case OPT_NO_KILLPRIV: o->pt.killpriv_v2 = false; break;
+		case OPT_SECLABEL: ret = unsupported("--security-label"); break;
+		case OPT_UID_MAP: ret = unsupported("--uid-map"); break;
+		case OPT_GID_MAP: ret = unsupported("--gid-map"); break;
+		case OPT_TRANSLATE_UID: ret = unsupported("--translate-uid"); break;
+		case OPT_TRANSLATE_GID: ret = unsupported("--translate-gid"); break;
+		case OPT_NOATIME: o->pt.preserve_noatime = true; break;
+		case OPT_MIG_MODE:
+		case OPT_MIG_ON_ERROR:
+		case OPT_MIG_VERIFY:
+		case OPT_MIG_CONFIRM: ret = unsupported(name); break;
+		case 'o': {
+			char *copy = strdup(optarg);
+
+			if (!copy)
+				return -ENOMEM;
+			ret = parse_compat(o, copy);
+			/* values point into copy: keep it for the process */
+			break;
+		}
+		case 'h': o->help = true; break;
+		case 'V': o->version = true; break;
+		case ':':
+			fprintf(stderr, "virtiofsd: option '%s' needs a value\n",
+				name);
+			ret = -EINVAL;
+			break;
+		default:
+			fprintf(stderr, "virtiofsd: unknown option '%s'\n", name);
+			ret = -EINVAL;
+			break;
+		}
+	}
+	if (ret || o->print_capabilities || o->help || o->version)
+		return ret;
+	if (optind < argc) {
+		fprintf(stderr, "virtiofsd: unexpected argument '%s'\n",
+			argv[optind]);
+		return -EINVAL;
+	}
+	if (!o->pt.shared_dir) {
+		fprintf(stderr, "virtiofsd: --shared-dir is required\n");
+		return -EINVAL;
+	}
+	if (!o->socket_path == (o->fd < 0)) {
+		fprintf(stderr, "virtiofsd: exactly one of --socket-path and --fd is required\n");
+		return -EINVAL;
+	}
+	if (o->pt.cache == PT_CACHE_NEVER)
+		o->pt.readdirplus = false;
+	return 0;
+}
+
+void vfs_print_help(const char *prog)
+{
+	printf("Usage: %s --shared-dir DIR (--socket-path PATH | --fd N) [options]\n\n"
+	       "virtio-fs vhost-user back-end (virtiofsd-c)\n\n"
+	       "  --shared-dir DIR          directory to share with the guest\n"
+	       "  --socket-path PATH        create and listen on a UNIX socket\n"
+	       "  --socket PATH             deprecated alias of --socket-path\n"
+	       "  --socket-group GROUP      group owning the socket\n"
+	       "  --fd N                    use the already-listening socket N\n"
+	       "  --thread-pool-size N      worker threads (0: inline in queue threads)\n"
+	       "  --cache auto|always|never|metadata  guest caching (default auto)\n"
+	       "  --writeback               enable the guest's writeback cache\n"
+	       "  --allow-direct-io         honour O_DIRECT from the guest\n"
+	       "  --allow-mmap              allow shared mmap with cache=never\n"
+	       "  --no-readdirplus          disable READDIRPLUS\n"
+	       "  --xattr                   enable extended attributes\n"
+	       "  --readonly                refuse every modification (EROFS)\n"
+	       "  --announce-submounts      flag mount points to the guest (default)\n"
+	       "  --no-announce-submounts   do not flag mount points\n"
+	       "  --killpriv-v2 | --no-killpriv-v2  server-side suid/sgid clearing\n"
+	       "  --preserve-noatime        keep O_NOATIME\n"
+	       "  --rlimit-nofile N         set RLIMIT_NOFILE (0: unchanged)\n"
+	       "  --sandbox namespace|chroot|none  isolation mode\n"
+	       "  --seccomp kill|log|trap|none     syscall filter action\n"
+	       "  --log-level error|warn|info|debug|trace|off\n"
+	       "  --syslog                  log to syslog instead of stderr\n"
+	       "  --print-capabilities      print vhost-user capabilities as JSON\n"
+	       "  -o OPT[,OPT...]           legacy options (source=, cache=, ...)\n"
+	       "  -d                        same as --log-level debug\n"
+	       "  -h, --help                this help\n"
+	       "  -V, --version             version\n", prog);
+}

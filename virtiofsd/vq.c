@@ -1,0 +1,348 @@
+/*
+ * vq.c - split virtqueue processing (device side).
+ */
+#include <errno.h>
+#include <stddef.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <endian.h>
+#include <sys/eventfd.h>
+
+#include "log.h"
+#include "vq.h"
+#include "vu_log.h"
+#include "vu_mem.h"
+
+int vq_init(struct vq *vq, struct vu_dev *dev, unsigned index)
+{
+	memset(vq, 0, sizeof(*vq));
+	vq->dev = dev;
+	vq->index = index;
+	vq->kick_fd = vq->call_fd = vq->err_fd = -1;
+	vq->ctl_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	if (vq->ctl_fd < 0)
+		return -errno;
+	pthread_mutex_init(&vq->call_lock, NULL);
+	return 0;
+}
+
+static void close_fd(int *fd)
+{
+	if (*fd >= 0)
+		close(*fd);
+	*fd = -1;
+}
+
+void vq_destroy(struct vq *vq)
+{
+	close_fd(&vq->kick_fd);
+	close_fd(&vq->call_fd);
+	close_fd(&vq->err_fd);
+	close_fd(&vq->ctl_fd);
+	pthread_mutex_destroy(&vq->call_lock);
+	if (vq->worker)
+		fuse_worker_free(vq->worker);
+	vq->worker = NULL;
+	free(vq->elem);
+	vq->elem = NULL;
+}
+
+int vq_map(struct vq *vq, const struct vu_mem *mem)
+{
+	uint64_t n = vq->num;
+
+	vq->desc = NULL;
+	vq->avail = NULL;
+	vq->used = NULL;
+	if (!vq->addr_set || n == 0)
+		return 0;
+	/* Include the event index fields whether or not EVENT_IDX is on. */
+	vq->desc = vu_mem_uva(mem, vq->desc_uaddr, 16 * n);
+	vq->avail = vu_mem_uva(mem, vq->avail_uaddr, 4 + 2 * n + 2);
+	vq->used = vu_mem_uva(mem, vq->used_uaddr, 4 + 8 * n + 2);
+	if (!vq->desc || !vq->avail || !vq->used) {
+		vq->desc = NULL;
+		vq->avail = NULL;
+		vq->used = NULL;
+		return -EFAULT;
+	}
+	return 0;
+}
+
+/* Read a 16-bit field of guest memory exactly once. */
+static inline uint16_t guest_u16(const volatile uint16_t *p)
+{
+	return le16toh(*p);
+}
+
+/*
+ * Append the guest buffer [addr, addr+len) to one side of elem, splitting
+ * it where it crosses regions.  Returns 0 or a negative errno.
+ */
+static int map_buf(const struct vu_mem *mem, struct vq_elem *elem,
+		   bool writable, uint64_t addr, uint32_t len)
+{
+	uint64_t left = len;
+
+	if (addr + len < addr)
+		return -EFAULT;
+	while (left) {
+		uint64_t chunk = left;
+		void *p = vu_mem_gpa(mem, addr, &chunk);
+		unsigned *num = writable ? &elem->in_num : &elem->out_num;
+
+		if (!p)
+			return -EFAULT;
+		if (*num >= FV_MAX_IOV)
+			return -E2BIG;
+		if (writable) {
+			elem->in[*num] = (struct iovec){ p, chunk };
+			elem->in_gpa[*num] = addr;
+		} else {
+			elem->out[*num] = (struct iovec){ p, chunk };
+		}
+		(*num)++;
+		addr += chunk;
+		left -= chunk;
+	}
+	return 0;
+}
+
+/* Copy descriptor i of a table of n entries out of guest memory. */
+static int read_desc(const struct vring_desc *table, unsigned n, unsigned i,
+		     struct vring_desc *d)
+{
+	if (i >= n)
+		return -EINVAL;
+	memcpy(d, &table[i], sizeof(*d));
+	__atomic_signal_fence(__ATOMIC_SEQ_CST);
+	d->addr = le64toh(d->addr);
+	d->len = le32toh(d->len);
+	d->flags = le16toh(d->flags);
+	d->next = le16toh(d->next);
+	return 0;
+}
+
+/*
+ * Walk one chain starting at head into elem.  Returns 0 or a negative
+ * errno describing why the chain is malformed.
+ */
+static int walk_chain(struct vq *vq, const struct vu_mem *mem, unsigned head,
+		      struct vq_elem *elem, const char **why)
+{
+	const struct vring_desc *table = vq->desc;
+	unsigned n = vq->num, i = head, count = 0;
+	bool in_indirect = false, seen_in = false;
+	struct vring_desc d;
+	int ret;
+
+	elem->head = head;
+	elem->out_num = elem->in_num = 0;
+	for (;;) {
+		if (read_desc(table, n, i, &d)) {
+			*why = "descriptor index out of range";
+			return -EINVAL;
+		}
+		if (++count > n) {
+			*why = "descriptor loop or chain longer than the table";
+			return -ELOOP;
+		}
+		if (d.flags & VRING_DESC_F_INDIRECT) {
+			uint64_t len = d.len;
+
+			if (!vq->indirect) {
+				*why = "indirect descriptor not negotiated";
+				return -EINVAL;
+			}
+			if (in_indirect) {
+				*why = "nested indirect table";
+				return -EINVAL;
+			}
+			if (count != 1 || (d.flags & VRING_DESC_F_NEXT)) {
+				*why = "indirect descriptor not alone in its chain";
+				return -EINVAL;
+			}
+			if (len == 0 || len % sizeof(struct vring_desc) ||
+			    len / sizeof(struct vring_desc) > VQ_MAX_SIZE) {
+				*why = "bad indirect table length";
+				return -EINVAL;
+			}
+			table = vu_mem_gpa(mem, d.addr, &len);
+			if (!table || len != d.len) {
+				*why = "indirect table outside guest memory";
+				return -EFAULT;
+			}
+			n = d.len / sizeof(struct vring_desc);
+			in_indirect = true;
+			count = 0;
+			i = 0;
+			continue;
+		}
+		if (d.flags & VRING_DESC_F_WRITE) {
+			seen_in = true;
+		} else if (seen_in) {
+			*why = "driver-readable descriptor after a writable one";
+			return -EINVAL;
+		}
+		if (d.len) {
+			ret = map_buf(mem, elem, d.flags & VRING_DESC_F_WRITE,
+				      d.addr, d.len);
+			if (ret == -E2BIG) {
+				*why = "too many segments";
+				return ret;
+			}
+			if (ret) {
+				*why = "buffer outside guest memory";
+				return ret;
+			}
+		}
+		if (!(d.flags & VRING_DESC_F_NEXT))
+			return 0;
+		i = d.next;
+	}
+}
+
+/* Write a used entry and bump used->idx without logging the buffers. */
+static void put_used(struct vq *vq, unsigned head, uint32_t len,
+		     const struct vu_log *log)
+{
+	unsigned slot = vq->used_idx % vq->num;
+	struct vring_used_elem *ue = &vq->used->ring[slot];
+
+	ue->id = htole32(head);
+	ue->len = htole32(len);
+	__atomic_thread_fence(__ATOMIC_RELEASE);
+	vq->used_idx++;
+	*(volatile uint16_t *)&vq->used->idx = htole16(vq->used_idx);
+	if (log && (vq->addr_flags & VU_VRING_F_LOG_FLAG)) {
+		vu_log_write(log, vq->log_guest_addr +
+				  offsetof(struct vring_used, ring) +
+				  slot * sizeof(*ue), sizeof(*ue));
+		vu_log_write(log, vq->log_guest_addr +
+				  offsetof(struct vring_used, idx), 2);
+	}
+}
+
+int vq_pop(struct vq *vq, const struct vu_mem *mem, struct vq_elem *elem)
+{
+	uint16_t avail_idx, pending;
+	unsigned head;
+	const char *why = "";
+	int ret;
+
+	if (vq->broken || !vq->avail)
+		return -EIO;
+	avail_idx = guest_u16(&vq->avail->idx);
+	pending = (uint16_t)(avail_idx - vq->last_avail_idx);
+	if (pending == 0)
+		return 0;
+	if (pending > vq->num) {
+		LOG_ERR("queue %u: avail index %u is %u ahead of %u (size %u)",
+			vq->index, avail_idx, pending, vq->last_avail_idx,
+			vq->num);
+		vq->broken = true;
+		vq_signal_error(vq);
+		return -EIO;
+	}
+	__atomic_thread_fence(__ATOMIC_ACQUIRE);
+	head = guest_u16(&vq->avail->ring[vq->last_avail_idx % vq->num]);
+	vq->last_avail_idx++;
+	if (head >= vq->num) {
+		LOG_ERR("queue %u: head %u out of range (size %u), skipped",
+			vq->index, head, vq->num);
+		return -EINVAL;
+	}
+	ret = walk_chain(vq, mem, head, elem, &why);
+	if (ret) {
+		LOG_ERR("queue %u: malformed chain at head %u: %s; returned empty",
+			vq->index, head, why);
+		put_used(vq, head, 0, NULL);
+		return ret;
+	}
+	return 1;
+}
+
+void vq_push(struct vq *vq, const struct vq_elem *elem, uint32_t len,
+	     const struct vu_log *log)
+{
+	if (log && len) {
+		uint64_t left = len;
+
+		for (unsigned i = 0; i < elem->in_num && left; i++) {
+			uint64_t n = elem->in[i].iov_len < left ?
+				     elem->in[i].iov_len : left;
+
+			vu_log_write(log, elem->in_gpa[i], n);
+			left -= n;
+		}
+	}
+	put_used(vq, elem->head, len, log);
+}
+
+/* Our avail_event field, after the used ring. */
+static volatile uint16_t *avail_event(struct vq *vq)
+{
+	return (volatile uint16_t *)&vq->used->ring[vq->num];
+}
+
+bool vq_enable_kick_and_recheck(struct vq *vq, const struct vu_log *log)
+{
+	if (vq->broken || !vq->avail)
+		return false;
+	if (vq->event_idx) {
+		*avail_event(vq) = htole16(vq->last_avail_idx);
+		if (log && (vq->addr_flags & VU_VRING_F_LOG_FLAG))
+			vu_log_write(log, vq->log_guest_addr +
+					  offsetof(struct vring_used, ring) +
+					  vq->num * sizeof(struct vring_used_elem),
+				     2);
+	}
+	__atomic_thread_fence(__ATOMIC_SEQ_CST);
+	return guest_u16(&vq->avail->idx) != vq->last_avail_idx;
+}
+
+/* Should the driver be interrupted for the entries pushed so far? */
+static bool need_notify(struct vq *vq)
+{
+	uint16_t old, new, event;
+	bool valid;
+
+	__atomic_thread_fence(__ATOMIC_SEQ_CST);
+	if (!vq->event_idx)
+		return !(guest_u16(&vq->avail->flags) & VRING_AVAIL_F_NO_INTERRUPT);
+	old = vq->signalled_used;
+	valid = vq->signalled_used_valid;
+	new = vq->used_idx;
+	if (valid && old == new)
+		return false;
+	vq->signalled_used = new;
+	vq->signalled_used_valid = true;
+	if (!valid)
+		return true;
+	event = guest_u16(&vq->avail->ring[vq->num]);
+	return (uint16_t)(new - event - 1) < (uint16_t)(new - old);
+}
+
+void vq_notify(struct vq *vq)
+{
+	static const uint64_t one = 1;
+
+	if (!vq->avail || !need_notify(vq))
+		return;
+	pthread_mutex_lock(&vq->call_lock);
+	if (vq->call_fd >= 0 && write(vq->call_fd, &one, sizeof(one)) < 0 &&
+	    errno != EAGAIN)
+		LOG_WARN("queue %u: call eventfd: %m", vq->index);
+	pthread_mutex_unlock(&vq->call_lock);
+}
+
+void vq_signal_error(struct vq *vq)
+{
+	static const uint64_t one = 1;
+
+	pthread_mutex_lock(&vq->call_lock);
+	if (vq->err_fd >= 0 && write(vq->err_fd, &one, sizeof(one)) < 0)
+		LOG_WARN("queue %u: error eventfd: %m", vq->index);
+	pthread_mutex_unlock(&vq->call_lock);
+}

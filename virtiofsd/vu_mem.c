@@ -1,0 +1,149 @@
+/*
+ * vu_mem.c - guest memory table and address translation.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+
+#include "log.h"
+#include "vu_mem.h"
+
+int vu_mem_init(struct vu_mem *mem, unsigned max)
+{
+	mem->regions = calloc(max, sizeof(*mem->regions));
+	mem->nregions = 0;
+	mem->max = max;
+	return mem->regions ? 0 : -ENOMEM;
+}
+
+static void region_unmap(struct vu_region *r)
+{
+	if (r->map)
+		munmap(r->map, r->map_size);
+	r->map = NULL;
+}
+
+void vu_mem_clear(struct vu_mem *mem)
+{
+	for (unsigned i = 0; i < mem->nregions; i++)
+		region_unmap(&mem->regions[i]);
+	mem->nregions = 0;
+}
+
+void vu_mem_destroy(struct vu_mem *mem)
+{
+	vu_mem_clear(mem);
+	free(mem->regions);
+	mem->regions = NULL;
+	mem->max = 0;
+}
+
+/* True when [a, a+alen) and [b, b+blen) intersect (no wraps: checked). */
+static int overlaps(uint64_t a, uint64_t alen, uint64_t b, uint64_t blen)
+{
+	return a < b + blen && b < a + alen;
+}
+
+int vu_mem_add(struct vu_mem *mem, const struct vu_region *r, int fd)
+{
+	struct vu_region n = *r;
+	unsigned pos;
+	void *map;
+
+	if (n.size == 0 || n.gpa + n.size < n.gpa ||
+	    n.uaddr + n.size < n.uaddr ||
+	    n.mmap_offset + n.size < n.mmap_offset ||
+	    n.mmap_offset + n.size > (uint64_t)SIZE_MAX)
+		return -EINVAL;
+	if (mem->nregions >= mem->max)
+		return -ENOSPC;
+	for (unsigned i = 0; i < mem->nregions; i++) {
+		const struct vu_region *o = &mem->regions[i];
+
+		if (overlaps(n.gpa, n.size, o->gpa, o->size) ||
+		    overlaps(n.uaddr, n.size, o->uaddr, o->size))
+			return -EINVAL;
+	}
+	n.map_size = n.mmap_offset + n.size;
+	map = mmap(NULL, n.map_size, PROT_READ | PROT_WRITE,
+		   MAP_SHARED | MAP_NORESERVE, fd, 0);
+	if (map == MAP_FAILED)
+		return -errno;
+	n.map = map;
+	n.host = (uint8_t *)map + n.mmap_offset;
+	for (pos = 0; pos < mem->nregions; pos++)
+		if (mem->regions[pos].gpa > n.gpa)
+			break;
+	memmove(&mem->regions[pos + 1], &mem->regions[pos],
+		(mem->nregions - pos) * sizeof(n));
+	mem->regions[pos] = n;
+	mem->nregions++;
+	return 0;
+}
+
+int vu_mem_remove(struct vu_mem *mem, uint64_t gpa, uint64_t size,
+		  uint64_t uaddr)
+{
+	for (unsigned i = 0; i < mem->nregions; i++) {
+		struct vu_region *r = &mem->regions[i];
+
+		if (r->gpa != gpa || r->size != size || r->uaddr != uaddr)
+			continue;
+		region_unmap(r);
+		memmove(r, r + 1, (mem->nregions - i - 1) * sizeof(*r));
+		mem->nregions--;
+		return 0;
+	}
+	return -ENOENT;
+}
+
+/* Binary search for the region containing gpa. */
+static const struct vu_region *find_gpa(const struct vu_mem *mem,
+					uint64_t gpa)
+{
+	unsigned lo = 0, hi = mem->nregions;
+
+	while (lo < hi) {
+		unsigned mid = lo + (hi - lo) / 2;
+		const struct vu_region *r = &mem->regions[mid];
+
+		if (gpa < r->gpa)
+			hi = mid;
+		else if (gpa - r->gpa >= r->size)
+			lo = mid + 1;
+		else
+			return r;
+	}
+	return NULL;
+}
+
+void *vu_mem_gpa(const struct vu_mem *mem, uint64_t gpa, uint64_t *len)
+{
+	const struct vu_region *r = find_gpa(mem, gpa);
+	uint64_t off, avail;
+
+	if (!r)
+		return NULL;
+	off = gpa - r->gpa;
+	avail = r->size - off;
+	if (*len > avail)
+		*len = avail;
+	return r->host + off;
+}
+
+void *vu_mem_uva(const struct vu_mem *mem, uint64_t uaddr, uint64_t len)
+{
+	for (unsigned i = 0; i < mem->nregions; i++) {
+		const struct vu_region *r = &mem->regions[i];
+		uint64_t off;
+
+		if (uaddr < r->uaddr)
+			continue;
+		off = uaddr - r->uaddr;
+		if (off >= r->size || len > r->size - off)
+			continue;
+		return r->host + off;
+	}
+	return NULL;
+}

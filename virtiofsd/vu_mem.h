@@ -1,0 +1,69 @@
+/*
+ * vu_mem.h - the guest memory table: regions mapped from the front-end's
+ * fds, and translation of guest-physical and front-end virtual addresses
+ * into pointers of our own mapping, always bounds checked.
+ *
+ * The table itself is not locked here; struct vu_dev protects it with its
+ * mem_lock (readers: queue threads; writer: the message thread).
+ */
+#ifndef VU_MEM_H
+#define VU_MEM_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+struct vu_region {
+	uint64_t gpa;        /* guest physical start */
+	uint64_t size;       /* bytes */
+	uint64_t uaddr;      /* start in the front-end's address space */
+	uint64_t mmap_offset;
+	void *map;           /* our mapping (covers mmap_offset + size) */
+	size_t map_size;
+	uint8_t *host;       /* == map + mmap_offset: byte for gpa */
+};
+
+struct vu_mem {
+	struct vu_region *regions; /* sorted by gpa */
+	unsigned nregions;
+	unsigned max;
+};
+
+/* Initialise an empty table that can hold up to max regions.
+ * Returns 0 or -ENOMEM. */
+int vu_mem_init(struct vu_mem *mem, unsigned max);
+
+/* Unmap every region and free the table. */
+void vu_mem_destroy(struct vu_mem *mem);
+
+/* Unmap every region, keeping the table usable. */
+void vu_mem_clear(struct vu_mem *mem);
+
+/*
+ * Map fd as a new region described by r (fd is not consumed).
+ * Returns 0, -EINVAL for an empty, wrapping or overlapping region,
+ * -ENOSPC when the table is full, or the mmap error.
+ */
+int vu_mem_add(struct vu_mem *mem, const struct vu_region *r, int fd);
+
+/*
+ * Remove the region with the given gpa and size (uaddr must match too).
+ * Returns 0 or -ENOENT.
+ */
+int vu_mem_remove(struct vu_mem *mem, uint64_t gpa, uint64_t size,
+		  uint64_t uaddr);
+
+/*
+ * Translate guest-physical gpa.  On success returns a pointer and stores
+ * in *len the number of bytes contiguous from there, at most the *len
+ * asked for (the rest of the range lies in another region or nowhere).
+ * Returns NULL when gpa is in no region.
+ */
+void *vu_mem_gpa(const struct vu_mem *mem, uint64_t gpa, uint64_t *len);
+
+/*
+ * Translate a front-end virtual range [uaddr, uaddr+len) that must lie
+ * within a single region.  Returns the pointer or NULL.
+ */
+void *vu_mem_uva(const struct vu_mem *mem, uint64_t uaddr, uint64_t len);
+
+#endif
