@@ -28,6 +28,25 @@
 
 struct fuse_session;
 
+/*
+ * Device-state migration hooks (VHOST_USER_PROTOCOL_F_DEVICE_STATE is
+ * offered only when these are installed).  save/load run in a transfer
+ * thread started after SET_DEVICE_STATE_FD was answered, while every ring
+ * is stopped; CHECK_DEVICE_STATE waits for them and reports their result.
+ */
+struct vu_state_ops {
+	/* Dirty logging started (migration begins) or stopped (cancelled or
+	 * finished).  Called on the message thread. */
+	void (*log_start)(void *opaque);
+	void (*log_stop)(void *opaque);
+	/* Write the whole state to fd.  Returns 0 or a negative errno.  The
+	 * caller closes fd afterwards (EOF ends the transfer). */
+	int (*save)(void *opaque, int fd);
+	/* Read the state from fd up to EOF, validate and apply it.
+	 * Returns 0 or a negative errno (then nothing was applied). */
+	int (*load)(void *opaque, int fd);
+};
+
 struct vu_dev {
 	int sock;                     /* connection to the front-end */
 	uint64_t features;            /* acked virtio features */
@@ -38,19 +57,32 @@ struct vu_dev {
 	atomic_bool log_all;          /* VHOST_F_LOG_ALL acked */
 	struct vq vqs[VU_MAX_QUEUES];
 	struct fuse_session *se;
+
+	const struct vu_state_ops *state_ops;   /* NULL: no migration */
+	void *state_opaque;
+	pthread_t xfer_thread;        /* device-state transfer in progress */
+	bool xfer_running;
+	bool xfer_done;               /* a transfer finished since the last check */
+	int xfer_result;
+	int xfer_fd;
+	uint32_t xfer_direction;
 };
 
 /* Virtio feature bits we offer. */
 uint64_t vu_dev_offered_features(void);
 
-/* Protocol feature bits we offer. */
-uint64_t vu_dev_offered_protocol_features(void);
+/* Protocol feature bits dev offers (DEVICE_STATE only with state_ops). */
+uint64_t vu_dev_offered_protocol_features(const struct vu_dev *dev);
 
 /*
  * Initialise dev for serving the session se over the connected socket
  * sock.  Returns 0 or a negative errno.
  */
 int vu_dev_init(struct vu_dev *dev, int sock, struct fuse_session *se);
+
+/* Install migration hooks (before vu_dev_serve). */
+void vu_dev_set_state_ops(struct vu_dev *dev, const struct vu_state_ops *ops,
+			  void *opaque);
 
 /* Stop every queue and release everything (the socket is not closed). */
 void vu_dev_destroy(struct vu_dev *dev);

@@ -45,10 +45,21 @@ uint64_t vu_dev_offered_features(void)
 	       BIT(VU_F_LOG_ALL);
 }
 
-uint64_t vu_dev_offered_protocol_features(void)
+uint64_t vu_dev_offered_protocol_features(const struct vu_dev *dev)
 {
-	return BIT(VU_PF_MQ) | BIT(VU_PF_LOG_SHMFD) | BIT(VU_PF_REPLY_ACK) |
-	       BIT(VU_PF_CONFIGURE_MEM_SLOTS) | BIT(VU_PF_RESET_DEVICE);
+	uint64_t f = BIT(VU_PF_MQ) | BIT(VU_PF_LOG_SHMFD) | BIT(VU_PF_REPLY_ACK) |
+		     BIT(VU_PF_CONFIGURE_MEM_SLOTS) | BIT(VU_PF_RESET_DEVICE);
+
+	if (dev->state_ops)
+		f |= BIT(VU_PF_DEVICE_STATE);
+	return f;
+}
+
+void vu_dev_set_state_ops(struct vu_dev *dev, const struct vu_state_ops *ops,
+			  void *opaque)
+{
+	dev->state_ops = ops;
+	dev->state_opaque = opaque;
 }
 
 int vu_dev_init(struct vu_dev *dev, int sock, struct fuse_session *se)
@@ -64,6 +75,7 @@ int vu_dev_init(struct vu_dev *dev, int sock, struct fuse_session *se)
 		PTHREAD_RWLOCK_PREFER_WRITER_NONRECURSIVE_NP);
 	pthread_rwlock_init(&dev->mem_lock, &attr);
 	pthread_rwlockattr_destroy(&attr);
+	dev->xfer_fd = -1;
 	ret = vu_mem_init(&dev->mem, VU_MAX_MEM_SLOTS);
 	if (ret)
 		return ret;
@@ -75,6 +87,8 @@ int vu_dev_init(struct vu_dev *dev, int sock, struct fuse_session *se)
 	return 0;
 }
 
+static void xfer_join(struct vu_dev *dev);
+
 static void stop_all(struct vu_dev *dev)
 {
 	for (unsigned i = 0; i < VU_MAX_QUEUES; i++)
@@ -83,6 +97,7 @@ static void stop_all(struct vu_dev *dev)
 
 void vu_dev_destroy(struct vu_dev *dev)
 {
+	xfer_join(dev);
 	stop_all(dev);
 	for (unsigned i = 0; i < VU_MAX_QUEUES; i++)
 		vq_destroy(&dev->vqs[i]);
@@ -157,8 +172,13 @@ static int h_set_features(struct vu_dev *dev, struct vu_msg *m)
 			(unsigned long long)bad);
 		return -EINVAL;
 	}
-	if (log_all != atomic_load(&dev->log_all))
+	if (log_all != atomic_load(&dev->log_all)) {
 		LOG_INFO("dirty page logging %s", log_all ? "on" : "off");
+		if (dev->state_ops && log_all && dev->state_ops->log_start)
+			dev->state_ops->log_start(dev->state_opaque);
+		if (dev->state_ops && !log_all && dev->state_ops->log_stop)
+			dev->state_ops->log_stop(dev->state_opaque);
+	}
 	dev->features = f;
 	atomic_store(&dev->log_all, log_all);
 	for (unsigned i = 0; i < VU_MAX_QUEUES; i++) {
@@ -177,12 +197,12 @@ static int h_set_features(struct vu_dev *dev, struct vu_msg *m)
 
 static int h_get_protocol_features(struct vu_dev *dev, struct vu_msg *m)
 {
-	return reply_u64(m, vu_dev_offered_protocol_features());
+	return reply_u64(m, vu_dev_offered_protocol_features(dev));
 }
 
 static int h_set_protocol_features(struct vu_dev *dev, struct vu_msg *m)
 {
-	uint64_t f = m->p.u64, bad = f & ~vu_dev_offered_protocol_features();
+	uint64_t f = m->p.u64, bad = f & ~vu_dev_offered_protocol_features(dev);
 
 	if (bad) {
 		LOG_ERR("SET_PROTOCOL_FEATURES: bits 0x%llx were not offered",
@@ -209,6 +229,7 @@ static int h_reset_owner(struct vu_dev *dev, struct vu_msg *m)
 
 static int h_reset_device(struct vu_dev *dev, struct vu_msg *m)
 {
+	xfer_join(dev);
 	stop_all(dev);
 	for (unsigned i = 0; i < VU_MAX_QUEUES; i++) {
 		struct vq *vq = &dev->vqs[i];
@@ -561,12 +582,100 @@ static int h_set_vring_enable(struct vu_dev *dev, struct vu_msg *m)
 	return H_ACK;
 }
 
-static int h_device_state(struct vu_dev *dev, struct vu_msg *m)
+/* Body of the transfer thread: run save or load on the fd. */
+static void *xfer_main(void *arg)
 {
-	/* DEVICE_STATE is not offered: refuse, without returning an fd. */
-	LOG_ERR("device state transfer requested but not negotiated");
-	return reply_u64(m, m->hdr.request == VU_SET_DEVICE_STATE_FD ?
-			    (VU_VRING_NOFD_MASK | 1) : 1);
+	struct vu_dev *dev = arg;
+	const struct vu_state_ops *ops = dev->state_ops;
+
+	pthread_setname_np(pthread_self(), "state-xfer");
+	if (dev->xfer_direction == 0)
+		dev->xfer_result = ops->save(dev->state_opaque, dev->xfer_fd);
+	else
+		dev->xfer_result = ops->load(dev->state_opaque, dev->xfer_fd);
+	close(dev->xfer_fd);
+	dev->xfer_fd = -1;
+	return NULL;
+}
+
+/* Wait for a running transfer (if any) to end. */
+static void xfer_join(struct vu_dev *dev)
+{
+	if (!dev->xfer_running)
+		return;
+	pthread_join(dev->xfer_thread, NULL);
+	dev->xfer_running = false;
+	dev->xfer_done = true;
+}
+
+static bool all_rings_stopped(const struct vu_dev *dev)
+{
+	for (unsigned i = 0; i < VU_MAX_QUEUES; i++)
+		if (dev->vqs[i].started)
+			return false;
+	return true;
+}
+
+/* Reply value for SET_DEVICE_STATE_FD: error code, never an fd. */
+#define XFER_REFUSED (VU_VRING_NOFD_MASK | 1)
+
+static int h_set_device_state_fd(struct vu_dev *dev, struct vu_msg *m)
+{
+	uint32_t dir = m->p.dstate.direction, phase = m->p.dstate.phase;
+	int ret;
+
+	if (!has_pf(dev, VU_PF_DEVICE_STATE) || !dev->state_ops) {
+		LOG_ERR("SET_DEVICE_STATE_FD: device state not negotiated");
+		return reply_u64(m, XFER_REFUSED);
+	}
+	if (dir > 1 || phase != 0 || m->nfds != 1) {
+		LOG_ERR("SET_DEVICE_STATE_FD: direction %u phase %u with %u fds refused",
+			dir, phase, m->nfds);
+		return reply_u64(m, XFER_REFUSED);
+	}
+	if (!all_rings_stopped(dev)) {
+		LOG_ERR("SET_DEVICE_STATE_FD: rings still running");
+		return reply_u64(m, XFER_REFUSED);
+	}
+	xfer_join(dev);
+	dev->xfer_done = false;
+	dev->xfer_direction = dir;
+	dev->xfer_fd = take_fd(m, 0);
+	/* The transfer must not start before the reply is sent: QEMU reads
+	 * or writes the pipe only then.  The thread only touches the pipe,
+	 * so starting it now and replying right after is equivalent. */
+	ret = pthread_create(&dev->xfer_thread, NULL, xfer_main, dev);
+	if (ret) {
+		LOG_ERR("SET_DEVICE_STATE_FD: cannot start transfer: %s",
+			strerror(ret));
+		close(dev->xfer_fd);
+		dev->xfer_fd = -1;
+		return reply_u64(m, XFER_REFUSED);
+	}
+	dev->xfer_running = true;
+	LOG_INFO("device state %s started", dir == 0 ? "save" : "load");
+	return reply_u64(m, VU_VRING_NOFD_MASK);
+}
+
+static int h_check_device_state(struct vu_dev *dev, struct vu_msg *m)
+{
+	int result;
+
+	xfer_join(dev);
+	if (!dev->xfer_done) {
+		LOG_ERR("CHECK_DEVICE_STATE without a transfer");
+		return reply_u64(m, 1);
+	}
+	dev->xfer_done = false;
+	result = dev->xfer_result;
+	if (result)
+		LOG_ERR("device state %s failed: %s",
+			dev->xfer_direction == 0 ? "save" : "load",
+			strerror(-result));
+	else
+		LOG_INFO("device state %s succeeded",
+			 dev->xfer_direction == 0 ? "save" : "load");
+	return reply_u64(m, result ? 1 : 0);
 }
 
 struct handler {
@@ -607,10 +716,11 @@ static const struct handler handlers[VU_REQUEST_MAX] = {
 			     sizeof(struct vu_single_region_wire), 1 },
 	[VU_REM_MEM_REG] = { "REM_MEM_REG", h_rem_mem_reg,
 			     sizeof(struct vu_single_region_wire), 1 },
-	[VU_SET_DEVICE_STATE_FD] = { "SET_DEVICE_STATE_FD", h_device_state,
+	[VU_SET_DEVICE_STATE_FD] = { "SET_DEVICE_STATE_FD",
+				     h_set_device_state_fd,
 				     sizeof(struct vu_device_state_wire), 1 },
-	[VU_CHECK_DEVICE_STATE] = { "CHECK_DEVICE_STATE", h_device_state,
-				    -1, 0 },
+	[VU_CHECK_DEVICE_STATE] = { "CHECK_DEVICE_STATE",
+				    h_check_device_state, -1, 0 },
 };
 
 /* Messages whose reply is due whatever need_reply says. */
@@ -792,8 +902,8 @@ static int handle(struct vu_dev *dev, struct vu_msg *m)
 		return send_reply(dev->sock, m);
 	if (always_replies(req)) {
 		/* A reply is due even on error: send a u64 failure. */
-		reply_u64(m, req == VU_SET_DEVICE_STATE_FD ?
-			     (VU_VRING_NOFD_MASK | 1) : 0);
+		reply_u64(m, req == VU_SET_DEVICE_STATE_FD ? XFER_REFUSED :
+			     req == VU_CHECK_DEVICE_STATE ? 1 : 0);
 		if (req == VU_GET_VRING_BASE) {
 			m->p.state.num = 0;
 			m->hdr.size = sizeof(m->p.state);
