@@ -1,0 +1,126 @@
+/*
+ * pt_cred.c - run an op with the credentials of the guest caller.
+ *
+ * Approach.  When the daemon runs as root, ops that create files or check
+ * permissions switch the *calling thread's* effective ids (and so its
+ * fsuid/fsgid) to the caller's with raw syscalls:
+ *     syscall(SYS_setresgid, -1, gid, -1); syscall(SYS_setresuid, -1, uid, -1)
+ * glibc's wrappers would broadcast the change to every thread.  Real and
+ * saved ids stay 0, so switching back is always allowed.
+ *
+ * Capabilities: we rely on the kernel's "setuid fixup": when the effective
+ * uid goes from 0 to non-zero, the effective capability set is cleared, so
+ * the host kernel checks permissions exactly as for that user (no
+ * CAP_DAC_OVERRIDE, CAP_FOWNER, ...); when it goes back to 0 the effective
+ * set is restored from the permitted set, which the daemon never lowers
+ * while serving.  A caller with uid 0 keeps the daemon's capabilities, as
+ * guest root should.  For this to hold, SECBIT_NO_SETUID_FIXUP must be
+ * off: pt_cred_setup() checks it and clears it if it can (an earlier
+ * sandbox step could have set it), and refuses to start otherwise.
+ *
+ * Supplementary groups: the daemon drops its own at start (else every
+ * caller would inherit root's groups).  With FUSE_CREATE_SUPP_GROUP the
+ * request's supplementary group is installed per thread with
+ * syscall(SYS_setgroups) for the duration of the op.
+ *
+ * When the daemon is not root, nothing is switched: the host checks
+ * permissions as the daemon's user.
+ *
+ * Syscalls: setresuid, setresgid, setgroups, prctl(PR_GET/SET_SECUREBITS).
+ */
+#include <grp.h>
+#include <stdlib.h>
+#include <sys/prctl.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+#include <linux/securebits.h>
+#include "pt_internal.h"
+#include "log.h"
+
+/* Prepare credential switching (once, before threads). 0 or errno. */
+int pt_cred_setup(struct pt_fs *fs)
+{
+	int bits;
+
+	fs->switch_creds = geteuid() == 0;
+	fs->daemon_gid = getegid();
+	if (!fs->switch_creds)
+		return 0;
+	if (setgroups(0, NULL) < 0)
+		LOG_WARN("passthrough: cannot drop supplementary groups: %m");
+	bits = prctl(PR_GET_SECUREBITS);
+	if (bits < 0)
+		return -errno;
+	if (bits & (1 << SECURE_NO_SETUID_FIXUP)) {
+		if (prctl(PR_SET_SECUREBITS,
+			  bits & ~(1 << SECURE_NO_SETUID_FIXUP)) < 0) {
+			int e = errno;
+
+			LOG_ERR("passthrough: SECBIT_NO_SETUID_FIXUP is set and "
+				"cannot be cleared; per-request credentials would "
+				"keep root's capabilities");
+			return -e;
+		}
+	}
+	return 0;
+}
+
+/* Switch this thread to the caller of req. 0 or negative errno. */
+int pt_cred_enter(struct pt_fs *fs, fuse_req_t req, struct pt_cred *save)
+{
+	const struct fuse_ctx *ctx;
+	gid_t sg;
+
+	save->switched = false;
+	save->groups = false;
+	if (!fs->switch_creds)
+		return 0;
+	ctx = fuse_req_ctx(req);
+	if (atomic_load(&fs->supp_group) && fuse_req_supp_gid(req, &sg) == 0) {
+		if (syscall(SYS_setgroups, 1, &sg) < 0)
+			return -errno;
+		save->groups = true;
+	}
+	if (ctx->uid == 0 && ctx->gid == fs->daemon_gid) {
+		save->switched = save->groups;
+		return 0;
+	}
+	if (syscall(SYS_setresgid, -1, ctx->gid, -1) < 0) {
+		int e = errno;
+
+		if (save->groups && syscall(SYS_setgroups, 0, NULL) < 0)
+			abort();
+		save->groups = false;
+		return -e;
+	}
+	if (syscall(SYS_setresuid, -1, ctx->uid, -1) < 0) {
+		int e = errno;
+
+		if (syscall(SYS_setresgid, -1, fs->daemon_gid, -1) < 0)
+			abort();
+		if (save->groups && syscall(SYS_setgroups, 0, NULL) < 0)
+			abort();
+		save->groups = false;
+		return -e;
+	}
+	save->switched = true;
+	return 0;
+}
+
+/* Switch this thread back to the daemon's credentials. */
+void pt_cred_leave(struct pt_fs *fs, struct pt_cred *save)
+{
+	if (!save->switched)
+		return;
+	/* uid first: getting euid 0 back restores the capabilities that
+	 * setresgid/setgroups need. */
+	if (syscall(SYS_setresuid, -1, 0, -1) < 0 ||
+	    syscall(SYS_setresgid, -1, fs->daemon_gid, -1) < 0 ||
+	    (save->groups && syscall(SYS_setgroups, 0, NULL) < 0)) {
+		/* A thread stuck with a guest user's ids must not serve. */
+		LOG_ERR("passthrough: cannot restore credentials: %m");
+		abort();
+	}
+	save->switched = false;
+	save->groups = false;
+}

@@ -1,0 +1,241 @@
+/*
+ * pt_fd.c - reaching host files: stat, lookup of a name, reopening an
+ * inode for I/O, open-flag and cache policy.
+ *
+ * Inodes are held by O_PATH|O_NOFOLLOW fds.  Opening one for I/O goes
+ * through fs->proc_self_fd (an fd of /proc/self/fd kept from start, so the
+ * daemon keeps working when /proc is no longer visible): the magic link
+ * reopens exactly the inode, whatever its current name, and never follows
+ * a symlink (symlinks and special files are refused before that).
+ *
+ * Syscalls: openat, statx, close.
+ */
+#include <fcntl.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/sysmacros.h>
+#include <unistd.h>
+#include "pt_internal.h"
+#include "log.h"
+
+/* Write fd's decimal name into buf. */
+void pt_fdname(int fd, char *buf, size_t len)
+{
+	snprintf(buf, len, "%d", fd);
+}
+
+/* The O_PATH fd of an inode. */
+int pt_inode_fd(const struct pt_inode *in)
+{
+	return in->fd;
+}
+
+/* statx of fd into st, mount id into *mnt_id (may be NULL). 0 or errno. */
+int pt_stat_fd(int fd, struct stat *st, uint64_t *mnt_id)
+{
+	struct statx stx;
+
+	if (statx(fd, "", AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW |
+		  AT_STATX_SYNC_AS_STAT,
+		  STATX_BASIC_STATS | STATX_MNT_ID, &stx) < 0)
+		return -errno;
+	memset(st, 0, sizeof(*st));
+	st->st_dev = makedev(stx.stx_dev_major, stx.stx_dev_minor);
+	st->st_ino = stx.stx_ino;
+	st->st_mode = stx.stx_mode;
+	st->st_nlink = stx.stx_nlink;
+	st->st_uid = stx.stx_uid;
+	st->st_gid = stx.stx_gid;
+	st->st_rdev = makedev(stx.stx_rdev_major, stx.stx_rdev_minor);
+	st->st_size = (off_t)stx.stx_size;
+	st->st_blksize = stx.stx_blksize;
+	st->st_blocks = (blkcnt_t)stx.stx_blocks;
+	st->st_atim.tv_sec = stx.stx_atime.tv_sec;
+	st->st_atim.tv_nsec = stx.stx_atime.tv_nsec;
+	st->st_mtim.tv_sec = stx.stx_mtime.tv_sec;
+	st->st_mtim.tv_nsec = stx.stx_mtime.tv_nsec;
+	st->st_ctim.tv_sec = stx.stx_ctime.tv_sec;
+	st->st_ctim.tv_nsec = stx.stx_ctime.tv_nsec;
+	if (mnt_id)
+		*mnt_id = (stx.stx_mask & STATX_MNT_ID) ? stx.stx_mnt_id : 0;
+	return 0;
+}
+
+/* statx of an inode. 0 or negative errno. */
+int pt_inode_stat(struct pt_inode *in, struct stat *st, uint64_t *mnt_id)
+{
+	return pt_stat_fd(pt_inode_fd(in), st, mnt_id);
+}
+
+/* Open inode in for I/O with host flags; fd or negative errno. */
+int pt_inode_open(struct pt_fs *fs, struct pt_inode *in, int flags)
+{
+	char name[24];
+	int fd;
+
+	if (S_ISLNK(in->ftype))
+		return -ELOOP;
+	if (!S_ISREG(in->ftype) && !S_ISDIR(in->ftype))
+		/* FIFOs, devices and sockets are opened by the guest
+		 * kernel itself; never open them on the host. */
+		return -EOPNOTSUPP;
+	pt_fdname(pt_inode_fd(in), name, sizeof(name));
+	fd = openat(fs->proc_self_fd, name,
+		    (flags & ~(O_NOFOLLOW | O_CREAT | O_EXCL)) | O_CLOEXEC);
+	return fd < 0 ? -errno : fd;
+}
+
+/* Validate one path component from the guest. */
+int pt_check_name(const char *name, bool dots_ok)
+{
+	if (!name[0] || strchr(name, '/'))
+		return -EINVAL;
+	if (strlen(name) > 255)
+		return -ENAMETOOLONG;
+	if (!dots_ok && name[0] == '.' &&
+	    (!name[1] || (name[1] == '.' && !name[2])))
+		return -EINVAL;
+	return 0;
+}
+
+/* Look name up in parent and fill *e; see pt_internal.h. */
+int pt_do_lookup(struct pt_fs *fs, struct pt_inode *parent, const char *name,
+		 struct fuse_entry_param *e, struct pt_inode **inp)
+{
+	struct pt_inode *in = NULL;
+	struct stat st;
+	uint64_t mnt_id;
+	int r, fd;
+
+	memset(e, 0, sizeof(*e));
+	r = pt_check_name(name, true);
+	if (r)
+		return r;
+	if (!S_ISDIR(parent->ftype))
+		return -ENOTDIR;
+
+	if (!strcmp(name, ".") ||
+	    (!strcmp(name, "..") && parent->is_root)) {
+		/* "." is the parent; the root's ".." stays the root. */
+		in = !strcmp(name, ".") ? parent : fs->root;
+		pt_inode_ref(in);
+		r = pt_inode_stat(in, &st, NULL);
+	} else {
+		fd = openat(pt_inode_fd(parent), name,
+			    O_PATH | O_NOFOLLOW | O_CLOEXEC);
+		if (fd < 0)
+			return -errno;
+		r = pt_stat_fd(fd, &st, &mnt_id);
+		if (r) {
+			close(fd);
+			return r;
+		}
+		r = pt_inode_find_or_insert(fs, fd, &st, mnt_id, &in);
+		if (r)
+			return r;
+	}
+	if (r) {
+		pt_inode_put(fs, in);
+		return r;
+	}
+	e->ino = in->nodeid;
+	e->generation = in->generation;
+	e->attr = st;
+	e->attr_timeout = fs->timeout;
+	e->entry_timeout = fs->timeout;
+	pt_inode_lookup_inc(in);
+	if (inp)
+		*inp = in;
+	else
+		pt_inode_put(fs, in);
+	return 0;
+}
+
+/* Undo the lookup count of an entry whose reply failed. */
+void pt_entry_undo(struct pt_fs *fs, const struct fuse_entry_param *e)
+{
+	if (e->ino)
+		pt_inode_forget(fs, e->ino, 1);
+}
+
+/* Guest open flags -> host flags for reopening an inode. */
+int pt_open_flags(struct pt_fs *fs, int flags)
+{
+	int f = flags & ~(O_CREAT | O_EXCL | O_NOCTTY | O_NOFOLLOW | O_PATH |
+			  (O_TMPFILE & ~O_DIRECTORY));
+
+	if (!fs->cfg.allow_direct_io)
+		f &= ~O_DIRECT;
+	if (!fs->cfg.preserve_noatime)
+		f &= ~O_NOATIME;
+	if (atomic_load(&fs->writeback)) {
+		/* The guest page cache may read back to fill partial
+		 * pages, and appends are positioned by the guest. */
+		if ((f & O_ACCMODE) == O_WRONLY)
+			f = (f & ~O_ACCMODE) | O_RDWR;
+		f &= ~O_APPEND;
+	}
+	return f | O_CLOEXEC;
+}
+
+/* Cache policy of OPEN/CREATE/OPENDIR replies. */
+void pt_set_open_cache(struct pt_fs *fs, struct fuse_file_info *fi,
+		       bool is_dir)
+{
+	switch (fs->cfg.cache) {
+	case PT_CACHE_NEVER:
+		if (!is_dir)
+			fi->direct_io = 1;
+		break;
+	case PT_CACHE_METADATA:
+		if (is_dir) {
+			fi->cache_readdir = 1;
+			fi->keep_cache = 1;
+		} else {
+			fi->direct_io = 1;
+		}
+		break;
+	case PT_CACHE_ALWAYS:
+		fi->keep_cache = 1;
+		if (is_dir)
+			fi->cache_readdir = 1;
+		break;
+	case PT_CACHE_AUTO:
+	default:
+		break;
+	}
+}
+
+/* Entry for the file open on fd (a new file from CREATE or TMPFILE):
+ * an O_PATH fd of the same file through /proc, then as pt_do_lookup(). */
+int pt_entry_from_fd(struct pt_fs *fs, int fd, struct fuse_entry_param *e,
+		     struct pt_inode **inp)
+{
+	struct pt_inode *in;
+	struct stat st;
+	uint64_t mnt_id;
+	char name[24];
+	int pfd, r;
+
+	memset(e, 0, sizeof(*e));
+	pt_fdname(fd, name, sizeof(name));
+	pfd = openat(fs->proc_self_fd, name, O_PATH | O_CLOEXEC);
+	if (pfd < 0)
+		return -errno;
+	r = pt_stat_fd(pfd, &st, &mnt_id);
+	if (r) {
+		close(pfd);
+		return r;
+	}
+	r = pt_inode_find_or_insert(fs, pfd, &st, mnt_id, &in);
+	if (r)
+		return r;
+	e->ino = in->nodeid;
+	e->generation = in->generation;
+	e->attr = st;
+	e->attr_timeout = fs->timeout;
+	e->entry_timeout = fs->timeout;
+	pt_inode_lookup_inc(in);
+	*inp = in;
+	return 0;
+}

@@ -1,0 +1,418 @@
+/*
+ * pt_internal.h - shared definitions of the passthrough file system.
+ *
+ * Objects:
+ *   struct pt_inode   one host file known to the guest (pt_inode.c)
+ *   struct pt_handle  one open file or directory (pt_handle.c)
+ *   struct pt_fs      the file system: config, tables, counters (pt_fs.c)
+ *
+ * Reference counting (see pt_inode.c for the full rules):
+ *   inode->refcount counts every holder: one for "the guest holds a lookup
+ *   count" (nlookup > 0), one per open handle, one per op in flight that
+ *   got the inode from pt_inode_get() / pt_do_lookup().  The inode leaves
+ *   the tables and is freed when refcount drops to 0.  The root holds a
+ *   permanent reference and is never freed.
+ *
+ * Lock order (documented in the owning files):
+ *   handle shard lock, then inode shard locks (never held together in
+ *   practice: every table function takes at most one shard lock at a time);
+ *   dir_lock of a handle is taken outside of any table lock.
+ */
+#ifndef PT_INTERNAL_H
+#define PT_INTERNAL_H
+
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/stat.h>
+#include <sys/types.h>
+#include "passthrough.h"
+
+#define PT_SHARDS 64u
+
+/* Intrusive hash chain link (pt_htab.c). */
+struct pt_hlink {
+	struct pt_hlink *next;
+	uint64_t hash;
+};
+
+/* A growable chained hash table without locking of its own. */
+struct pt_htab {
+	struct pt_hlink **b;
+	size_t nb;   /* number of buckets, a power of two */
+	size_t n;    /* number of entries */
+};
+
+/* Identity of a host file: same key = same inode. */
+struct pt_key {
+	uint64_t dev;
+	uint64_t ino;
+	uint64_t mnt_id;
+};
+
+struct pt_inode {
+	struct pt_hlink id_link;    /* in the id table, hash = nodeid */
+	struct pt_hlink key_link;   /* in the key table, hash = hash(key) */
+	uint64_t nodeid;            /* fuse_ino_t the guest sees */
+	uint64_t generation;
+	struct pt_key key;
+	mode_t ftype;               /* S_IFMT bits, fixed for the inode's life */
+	/*
+	 * How the inode is held.  Today always an O_PATH|O_NOFOLLOW fd.  A
+	 * later issue adds file handles (fd == -1 and a handle + mount fd
+	 * here); every user goes through pt_inode_fd()/pt_inode_open(), never
+	 * reads fd directly outside pt_inode.c / pt_fd.c.
+	 */
+	int fd;
+	_Atomic uint64_t nlookup;   /* exact FUSE lookup count */
+	_Atomic uint64_t refcount;  /* see the header comment */
+	bool is_root;
+};
+
+struct pt_handle {
+	struct pt_hlink link;       /* hash = fh */
+	uint64_t fh;
+	struct pt_inode *inode;     /* holds one inode reference */
+	int fd;                     /* opened fd (file or directory) */
+	int flags;                  /* guest open flags minus O_CREAT|O_EXCL|O_NOCTTY */
+	bool is_dir;
+	_Atomic uint64_t refcount;  /* 1 for the table + 1 per op in flight */
+	pthread_mutex_t dir_lock;   /* directories: serializes lseek+getdents */
+};
+
+/* A sharded table: each shard has its own rwlock. */
+struct pt_shard {
+	pthread_rwlock_t lock;
+	struct pt_htab tab;
+} __attribute__((aligned(64)));
+
+struct pt_fs {
+	struct pt_config cfg;
+	char *shared_dir;           /* owned copy of cfg.shared_dir */
+	int proc_self_fd;           /* O_PATH of /proc/self/fd, opened at start */
+	struct pt_inode *root;
+
+	struct pt_shard ino_id[PT_SHARDS];   /* nodeid -> inode */
+	struct pt_shard ino_key[PT_SHARDS];  /* (dev, ino, mnt) -> inode */
+	struct pt_shard hnd[PT_SHARDS];      /* fh -> handle */
+	_Atomic uint64_t next_nodeid;        /* next id to hand out, >= 2 */
+	_Atomic uint64_t next_fh;            /* next fh to hand out, >= 1 */
+	_Atomic uint64_t n_inodes;           /* live inodes incl. root */
+	_Atomic uint64_t n_handles;
+
+	double timeout;             /* entry and attr timeout, seconds */
+	bool switch_creds;          /* daemon is root: run ops as the caller */
+	gid_t daemon_gid;           /* egid to return to after an op */
+	/* Negotiated at INIT (atomic: INIT may race with nothing, but reads
+	 * happen on every queue thread). */
+	_Atomic bool writeback;
+	_Atomic bool supp_group;
+	/* Host-side locks: ops exist, but FUSE_POSIX_LOCKS / FLOCK_LOCKS are
+	 * not negotiated yet (guest-local locks migrate with guest RAM). */
+	bool host_locks;
+};
+
+/* ---- pt_htab.c ---- */
+
+/* Initialise an empty table with nb (power of two) buckets. 0 or -ENOMEM. */
+int pt_htab_init(struct pt_htab *t, size_t nb);
+/* Free the bucket array (entries are not touched). */
+void pt_htab_destroy(struct pt_htab *t);
+/* Insert l (l->hash set by the caller); grows the table when loaded. */
+void pt_htab_insert(struct pt_htab *t, struct pt_hlink *l);
+/* Remove l if present. Returns true if it was found. */
+bool pt_htab_remove(struct pt_htab *t, struct pt_hlink *l);
+/* First link of the chain that may hold hash (walk ->next, compare hash). */
+struct pt_hlink *pt_htab_chain(const struct pt_htab *t, uint64_t hash);
+
+/* 64-bit mixer used for shard and bucket selection. */
+static inline uint64_t pt_hash64(uint64_t x)
+{
+	x ^= x >> 33;
+	x *= 0xff51afd7ed558ccdULL;
+	x ^= x >> 33;
+	x *= 0xc4ceb9fe1a85ec53ULL;
+	x ^= x >> 33;
+	return x;
+}
+
+/* ---- pt_inode.c ---- */
+
+/* Set up the inode tables. 0 or negative errno. */
+int pt_itab_init(struct pt_fs *fs);
+/* Free every inode (the fs is going away; no op runs). */
+void pt_itab_destroy(struct pt_fs *fs);
+/*
+ * Create the root inode from an O_PATH fd of the shared dir (fd is taken
+ * over).  0 or negative errno.
+ */
+int pt_inode_make_root(struct pt_fs *fs, int fd);
+/* Inode with node id nodeid, with a reference; NULL if unknown. */
+struct pt_inode *pt_inode_get(struct pt_fs *fs, uint64_t nodeid);
+/* Take one more reference on an inode the caller already holds. */
+void pt_inode_ref(struct pt_inode *in);
+/* Drop a reference; frees the inode when it was the last one. */
+void pt_inode_put(struct pt_fs *fs, struct pt_inode *in);
+/*
+ * Find the inode of the host file behind fd (O_PATH|O_NOFOLLOW, taken
+ * over: closed if an inode already exists) with identity st/mnt_id, or
+ * create it with a fresh node id.  Returns it with a reference in *out.
+ * 0 or negative errno.
+ */
+int pt_inode_find_or_insert(struct pt_fs *fs, int fd, const struct stat *st,
+			    uint64_t mnt_id, struct pt_inode **out);
+/* Add one guest lookup count (before replying with the entry). */
+void pt_inode_lookup_inc(struct pt_inode *in);
+/*
+ * Drop n guest lookup counts from in (clamped at 0; the root keeps its
+ * permanent reference whatever the guest says).
+ */
+void pt_inode_lookup_dec(struct pt_fs *fs, struct pt_inode *in, uint64_t n);
+/* FORGET: drop n lookup counts of node id nodeid (unknown ids ignored). */
+void pt_inode_forget(struct pt_fs *fs, uint64_t nodeid, uint64_t n);
+/*
+ * Call cb(inode, arg) for every live inode, shard by shard, with the shard
+ * lock held for reading: cb must not call back into the inode table.  A
+ * non-zero return from cb stops the walk and is returned.
+ */
+int pt_inode_foreach(struct pt_fs *fs,
+		     int (*cb)(struct pt_inode *in, void *arg), void *arg);
+/*
+ * Insert an inode with a given node id and lookup count (migration load).
+ * fd is taken over in all cases.  The id counter is raised past nodeid.
+ * Returns 0, -EEXIST (id or key already present) or -ENOMEM.
+ */
+int pt_inode_insert_with_id(struct pt_fs *fs, uint64_t nodeid, int fd,
+			    const struct stat *st, uint64_t mnt_id,
+			    uint64_t nlookup);
+/* Next node id to hand out / set it (migration). */
+uint64_t pt_inode_next_id(struct pt_fs *fs);
+void pt_inode_set_next_id(struct pt_fs *fs, uint64_t next);
+/* Drop every guest lookup count (reset): all inodes but the root go once
+ * no handle or op holds them. */
+void pt_inode_forget_all(struct pt_fs *fs);
+
+/* ---- pt_handle.c ---- */
+
+/* Set up the handle table. 0 or negative errno. */
+int pt_htable_init(struct pt_fs *fs);
+/* Close and free every handle (fs going away). */
+void pt_htable_destroy(struct pt_fs *fs);
+/*
+ * Register an open fd (taken over) for inode in (a reference is taken).
+ * flags: the guest's open flags to remember.  Returns 0 and *fh, or a
+ * negative errno (fd closed).
+ */
+int pt_handle_new(struct pt_fs *fs, struct pt_inode *in, int fd, int flags,
+		  bool is_dir, uint64_t *fh);
+/*
+ * Handle fh with a reference, checked to belong to node id nodeid (and to
+ * be a directory handle iff want_dir).  NULL if not.
+ */
+struct pt_handle *pt_handle_get(struct pt_fs *fs, uint64_t fh, uint64_t nodeid,
+				bool want_dir);
+/* Same, file or directory handle alike. */
+struct pt_handle *pt_handle_get_any(struct pt_fs *fs, uint64_t fh,
+				    uint64_t nodeid);
+/* Drop a reference; the last one closes the fd and releases the inode. */
+void pt_handle_put(struct pt_fs *fs, struct pt_handle *h);
+/* RELEASE: remove fh from the table.  0 or -EBADF. */
+int pt_handle_release(struct pt_fs *fs, uint64_t fh, uint64_t nodeid);
+/* Release every handle (reset). */
+void pt_handle_release_all(struct pt_fs *fs);
+/* Walk every handle (read lock held per shard; cb must not re-enter). */
+int pt_handle_foreach(struct pt_fs *fs,
+		      int (*cb)(struct pt_handle *h, void *arg), void *arg);
+/* Insert a handle with a given fh (migration load); fd taken over. */
+int pt_handle_insert_with_id(struct pt_fs *fs, uint64_t fh,
+			     struct pt_inode *in, int fd, int flags,
+			     bool is_dir);
+/* Next fh to hand out / set it (migration). */
+uint64_t pt_handle_next_id(struct pt_fs *fs);
+void pt_handle_set_next_id(struct pt_fs *fs, uint64_t next);
+
+/* ---- pt_cred.c ---- */
+
+/* Saved state of one credential switch. */
+struct pt_cred {
+	bool switched;
+	bool groups;
+};
+
+/*
+ * Prepare the process for per-thread credential switches (called once at
+ * start, before any thread).  Sets fs->switch_creds.  0 or negative errno.
+ */
+int pt_cred_setup(struct pt_fs *fs);
+/*
+ * Run the calling thread as the request's caller (fsuid/fsgid, plus the
+ * supplementary group of FUSE_CREATE_SUPP_GROUP if any).  Returns 0 or a
+ * negative errno (then nothing is switched).
+ */
+int pt_cred_enter(struct pt_fs *fs, fuse_req_t req, struct pt_cred *save);
+/* Switch the calling thread back to the daemon's credentials. */
+void pt_cred_leave(struct pt_fs *fs, struct pt_cred *save);
+
+/* ---- pt_fd.c: opening inodes, paths, stat ---- */
+
+/* Format "N" for fd into buf (at least 16 bytes). */
+void pt_fdname(int fd, char *buf, size_t len);
+/* The O_PATH fd of an inode (valid while a reference is held). */
+int pt_inode_fd(const struct pt_inode *in);
+/*
+ * Open inode in for I/O with flags (through /proc/self/fd, never following
+ * symlinks, refusing special files).  Returns the fd or negative errno.
+ */
+int pt_inode_open(struct pt_fs *fs, struct pt_inode *in, int flags);
+/* statx of an inode into st (and mount id into *mnt_id if non-NULL). */
+int pt_inode_stat(struct pt_inode *in, struct stat *st, uint64_t *mnt_id);
+/* statx of fd (AT_EMPTY_PATH) into st and *mnt_id (may be NULL). */
+int pt_stat_fd(int fd, struct stat *st, uint64_t *mnt_id);
+/*
+ * Look name up in parent (O_PATH|O_NOFOLLOW open + statx), find or create
+ * its inode, fill *e (one lookup count taken, to be undone with
+ * pt_entry_undo() if the reply fails).  Handles "." and "..".
+ * Returns 0 or negative errno; *inp gets the inode with a reference when
+ * inp is non-NULL (else the op reference is dropped).
+ */
+int pt_do_lookup(struct pt_fs *fs, struct pt_inode *parent, const char *name,
+		 struct fuse_entry_param *e, struct pt_inode **inp);
+/*
+ * Like pt_do_lookup() for a file we just opened on fd (CREATE, TMPFILE):
+ * no name is looked up again, so nothing can race in between.  *inp gets
+ * the inode with a reference.  0 or negative errno.
+ */
+int pt_entry_from_fd(struct pt_fs *fs, int fd, struct fuse_entry_param *e,
+		     struct pt_inode **inp);
+/* Undo the lookup count taken by pt_do_lookup() after a failed reply. */
+void pt_entry_undo(struct pt_fs *fs, const struct fuse_entry_param *e);
+/* Check a single path component from the guest: 0, or -EINVAL for an
+ * empty name, "/" in it, or (when !dots_ok) "." / "..". */
+int pt_check_name(const char *name, bool dots_ok);
+/* Convert guest open flags into host flags for reopening (policy of
+ * O_DIRECT, O_NOATIME, writeback). */
+int pt_open_flags(struct pt_fs *fs, int flags);
+/* Apply the cache policy to an open reply. */
+void pt_set_open_cache(struct pt_fs *fs, struct fuse_file_info *fi,
+		       bool is_dir);
+
+/* ---- pt_tls.c: per-thread scratch buffers ---- */
+
+#define PT_RD_MAX (64 * 1024)       /* largest READDIR reply we build */
+#define PT_RD_DENTS (32 * 1024)     /* getdents64 buffer */
+#define PT_XATTR_MAX (64 * 1024)    /* XATTR_SIZE_MAX / XATTR_LIST_MAX */
+
+struct pt_scratch {
+	char rd_reply[PT_RD_MAX];
+	char rd_dents[PT_RD_DENTS];
+	uint64_t rd_counted[PT_RD_MAX / 144 + 1];  /* see pt_ops_dir.c */
+	char xattr[PT_XATTR_MAX];
+};
+
+/* This thread's scratch buffers (allocated on first use, freed at thread
+ * exit); NULL when out of memory. */
+struct pt_scratch *pt_scratch(void);
+
+/* ---- helpers shared by the ops ---- */
+
+/* The fs of a request. */
+static inline struct pt_fs *pt_req_fs(fuse_req_t req)
+{
+	return (struct pt_fs *)fuse_req_userdata(req);
+}
+
+/* Reply with a negative errno value (as returned by our helpers). */
+static inline void pt_reply_err(fuse_req_t req, int neg)
+{
+	fuse_reply_err(req, neg < 0 ? -neg : neg);
+}
+
+/* ---- the op implementations (pt_ops_*.c) ---- */
+
+/* pt_ops_entry.c */
+void pt_op_lookup(fuse_req_t req, fuse_ino_t parent, const char *name);
+void pt_op_forget(fuse_req_t req, fuse_ino_t ino, uint64_t nlookup);
+void pt_op_forget_multi(fuse_req_t req, size_t count,
+			struct fuse_forget_data *forgets);
+void pt_op_mknod(fuse_req_t req, fuse_ino_t parent, const char *name,
+		 mode_t mode, dev_t rdev);
+void pt_op_mkdir(fuse_req_t req, fuse_ino_t parent, const char *name,
+		 mode_t mode);
+void pt_op_symlink(fuse_req_t req, const char *link, fuse_ino_t parent,
+		   const char *name);
+void pt_op_link(fuse_req_t req, fuse_ino_t ino, fuse_ino_t newparent,
+		const char *newname);
+void pt_op_unlink(fuse_req_t req, fuse_ino_t parent, const char *name);
+void pt_op_rmdir(fuse_req_t req, fuse_ino_t parent, const char *name);
+void pt_op_rename(fuse_req_t req, fuse_ino_t parent, const char *name,
+		  fuse_ino_t newparent, const char *newname,
+		  unsigned int flags);
+
+/* pt_ops_attr.c */
+void pt_op_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi);
+void pt_op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr,
+		   int valid, struct fuse_file_info *fi);
+void pt_op_readlink(fuse_req_t req, fuse_ino_t ino);
+void pt_op_statfs(fuse_req_t req, fuse_ino_t ino);
+void pt_op_access(fuse_req_t req, fuse_ino_t ino, int mask);
+
+/* pt_ops_file.c */
+void pt_op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi);
+void pt_op_create(fuse_req_t req, fuse_ino_t parent, const char *name,
+		  mode_t mode, struct fuse_file_info *fi);
+void pt_op_tmpfile(fuse_req_t req, fuse_ino_t parent, mode_t mode,
+		   struct fuse_file_info *fi);
+void pt_op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
+		struct fuse_file_info *fi);
+void pt_op_write_buf(fuse_req_t req, fuse_ino_t ino, struct fuse_bufvec *bufv,
+		     off_t off, struct fuse_file_info *fi);
+void pt_op_flush(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi);
+void pt_op_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi);
+void pt_op_fsync(fuse_req_t req, fuse_ino_t ino, int datasync,
+		 struct fuse_file_info *fi);
+void pt_op_fallocate(fuse_req_t req, fuse_ino_t ino, int mode, off_t offset,
+		     off_t length, struct fuse_file_info *fi);
+void pt_op_lseek(fuse_req_t req, fuse_ino_t ino, off_t off, int whence,
+		 struct fuse_file_info *fi);
+void pt_op_copy_file_range(fuse_req_t req, fuse_ino_t ino_in, off_t off_in,
+			   struct fuse_file_info *fi_in, fuse_ino_t ino_out,
+			   off_t off_out, struct fuse_file_info *fi_out,
+			   size_t len, int flags);
+void pt_op_syncfs(fuse_req_t req, fuse_ino_t ino);
+
+/* pt_ops_lock.c */
+void pt_op_getlk(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi,
+		 struct flock *lock);
+void pt_op_setlk(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi,
+		 struct flock *lock, int sleep);
+void pt_op_flock(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi,
+		 int op);
+
+/* pt_ops_dir.c */
+void pt_op_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi);
+void pt_op_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
+		   struct fuse_file_info *fi);
+void pt_op_readdirplus(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
+		       struct fuse_file_info *fi);
+void pt_op_releasedir(fuse_req_t req, fuse_ino_t ino,
+		      struct fuse_file_info *fi);
+void pt_op_fsyncdir(fuse_req_t req, fuse_ino_t ino, int datasync,
+		    struct fuse_file_info *fi);
+
+/* pt_ops_xattr.c */
+void pt_op_setxattr(fuse_req_t req, fuse_ino_t ino, const char *name,
+		    const char *value, size_t size, int flags);
+void pt_op_getxattr(fuse_req_t req, fuse_ino_t ino, const char *name,
+		    size_t size);
+void pt_op_listxattr(fuse_req_t req, fuse_ino_t ino, size_t size);
+void pt_op_removexattr(fuse_req_t req, fuse_ino_t ino, const char *name);
+
+/* pt_ops_ioctl.c */
+void pt_op_ioctl(fuse_req_t req, fuse_ino_t ino, unsigned int cmd, void *arg,
+		 struct fuse_file_info *fi, unsigned flags, const void *in_buf,
+		 size_t in_bufsz, size_t out_bufsz);
+
+#endif
