@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/sysmacros.h>
+#include <linux/fuse.h>
 #include <unistd.h>
 #include "pt_internal.h"
 #include "log.h"
@@ -148,6 +149,19 @@ int pt_do_lookup(struct pt_fs *fs, struct pt_inode *parent, const char *name,
 		*inp = in;
 	else
 		pt_inode_put(fs, in);
+	return 0;
+}
+
+/* FUSE_ATTR_SUBMOUNT for a directory on another mount than its parent. */
+uint32_t pt_attr_flags(struct pt_fs *fs, const struct pt_inode *parent,
+		       const struct pt_inode *in)
+{
+	if (!fs->cfg.announce_submounts || !S_ISDIR(in->ftype) ||
+	    in == parent || in->is_root)
+		return 0;
+	if (in->key.dev != parent->key.dev ||
+	    in->key.mnt_id != parent->key.mnt_id)
+		return FUSE_ATTR_SUBMOUNT;
 	return 0;
 }
 

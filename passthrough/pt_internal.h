@@ -281,6 +281,13 @@ int pt_stat_fd(int fd, struct stat *st, uint64_t *mnt_id);
 int pt_do_lookup(struct pt_fs *fs, struct pt_inode *parent, const char *name,
 		 struct fuse_entry_param *e, struct pt_inode **inp);
 /*
+ * fuse_attr.flags for an entry in of parent: FUSE_ATTR_SUBMOUNT when
+ * announce_submounts is on and in is a directory on another mount or
+ * device than parent (the guest then gives it its own submount).
+ */
+uint32_t pt_attr_flags(struct pt_fs *fs, const struct pt_inode *parent,
+		       const struct pt_inode *in);
+/*
  * Like pt_do_lookup() for a file we just opened on fd (CREATE, TMPFILE):
  * no name is looked up again, so nothing can race in between.  *inp gets
  * the inode with a reference.  0 or negative errno.

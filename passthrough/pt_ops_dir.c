@@ -158,14 +158,17 @@ static void do_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 					full = true;
 					break;
 				}
+				uint32_t af = 0;
+
 				if (is_dot(d->d_name)) {
 					memset(&e, 0, sizeof(e));
 					e.attr.st_ino = d->d_ino;
 					e.attr.st_mode = (mode_t)d->d_type << 12;
 				} else {
+					struct pt_inode *in;
 					int r = pt_do_lookup(fs, h->inode,
 							     d->d_name, &e,
-							     NULL);
+							     &in);
 
 					if (r == -ENOENT)
 						continue; /* raced an unlink */
@@ -176,7 +179,10 @@ static void do_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 						break;
 					}
 					t->rd_counted[ncounted++] = e.ino;
+					af = pt_attr_flags(fs, h->inode, in);
+					pt_inode_put(fs, in);
 				}
+				fuse_req_set_attr_flags(req, af);
 				fuse_add_direntry_plus(req, t->rd_reply + used,
 						       size - used, d->d_name,
 						       &e, d->d_off);

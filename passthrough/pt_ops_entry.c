@@ -29,14 +29,18 @@ void pt_op_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 {
 	struct pt_fs *fs = pt_req_fs(req);
 	struct fuse_entry_param e;
-	struct pt_inode *p = pt_inode_get(fs, parent);
+	struct pt_inode *p = pt_inode_get(fs, parent), *in;
 	int r;
 
 	if (!p) {
 		fuse_reply_err(req, EBADF);
 		return;
 	}
-	r = pt_do_lookup(fs, p, name, &e, NULL);
+	r = pt_do_lookup(fs, p, name, &e, &in);
+	if (!r) {
+		fuse_req_set_attr_flags(req, pt_attr_flags(fs, p, in));
+		pt_inode_put(fs, in);
+	}
 	pt_inode_put(fs, p);
 	if (r)
 		pt_reply_err(req, r);
