@@ -164,4 +164,19 @@ int fuse_req_secctx(fuse_req_t req, const char **name, const void **value,
 		    size_t *size);
 int fuse_req_supp_gid(fuse_req_t req, gid_t *gid);
 
+/*
+ * True when the guest asked to drop privileges with this request:
+ * WRITE with FUSE_WRITE_KILL_SUIDGID, OPEN/CREATE/TMPFILE with
+ * FUSE_OPEN_KILL_SUIDGID, SETXATTR with FUSE_SETXATTR_ACL_KILL_SGID
+ * (libfuse 3.14's fuse_file_info has no field for these).
+ */
+bool fuse_req_kill_priv(fuse_req_t req);
+
+/*
+ * Set fuse_attr.flags (FUSE_ATTR_SUBMOUNT, FUSE_ATTR_DAX) for the
+ * attributes encoded by the following fuse_reply_entry/create/attr and
+ * fuse_add_direntry_plus calls of this request (0 by default).
+ */
+void fuse_req_set_attr_flags(fuse_req_t req, uint32_t attr_flags);
+
 #endif
