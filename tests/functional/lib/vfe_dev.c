@@ -233,9 +233,10 @@ int vfe_dev_set_mem(struct vfe_dev *dev)
 		t.regions[i] = vfe_mem_region_desc(&dev->mem, i);
 		fds[i] = dev->mem.r[i].fd;
 	}
-	/* QEMU sends the full 8-slot table: size is fixed. */
-	return vfe_dev_set(dev, VU_SET_MEM_TABLE, true, &t, sizeof(t), fds,
-			   dev->mem.n);
+	/* Like QEMU: nregions + padding + one entry per region. */
+	return vfe_dev_set(dev, VU_SET_MEM_TABLE, true, &t,
+			   (uint32_t)(8 + dev->mem.n * sizeof(struct vu_region)),
+			   fds, dev->mem.n);
 }
 
 int vfe_dev_set_vring_addr(struct vfe_dev *dev, unsigned i)

@@ -128,16 +128,18 @@ int vfe_msg_send(int sock, uint32_t req, uint32_t extra_flags,
 		 const void *payload, uint32_t size,
 		 const int *fds, unsigned nfds)
 {
-	struct vu_msg m;
+	uint8_t buf[sizeof(struct vu_hdr) + VU_MAX_PAYLOAD];
+	struct vu_hdr h = {
+		.request = req, .flags = VU_VERSION | extra_flags, .size = size,
+	};
 
 	if (size > VU_MAX_PAYLOAD)
 		return -EINVAL;
-	m.hdr.request = req;
-	m.hdr.flags = VU_VERSION | extra_flags;
-	m.hdr.size = size;
+	/* struct vu_msg has padding after the 12-byte header: flatten. */
+	memcpy(buf, &h, sizeof(h));
 	if (size)
-		memcpy(m.p.raw, payload, size);
-	return vfe_msg_send_raw(sock, &m, sizeof(m.hdr) + size, fds, nfds);
+		memcpy(buf + sizeof(h), payload, size);
+	return vfe_msg_send_raw(sock, buf, sizeof(h) + size, fds, nfds);
 }
 
 /* Wait for input until the deadline. 0 readable, -ETIMEDOUT, -errno. */

@@ -140,6 +140,7 @@ struct vu_state_params {
 /* Largest payload we ever send or accept (QEMU's VhostUserPayload bound). */
 #define VU_MAX_PAYLOAD 4096
 
+/* A received message (the payload is not contiguous with the header). */
 struct vu_msg {
 	struct vu_hdr hdr;
 	union {
