@@ -80,7 +80,7 @@ guest_base_initrd() {
         return 1
     fi
     key=$( { printf '%s\n' "$kver" "${GUEST_MODULES[*]}"
-             sha256sum /bin/busybox "$GUEST_SRC"/* "${BASH_SOURCE[0]}"; } |
+             sha256sum /bin/busybox "$GUEST_SRC/init" "$GUEST_SRC/lib.sh" "${BASH_SOURCE[0]}"; } |
            sha256sum | cut -c1-16)
     out=$GUEST_DIR/initrd-$kver-$key.cpio.gz
     if [[ -s $out ]]; then

@@ -37,6 +37,9 @@ while (($#)); do
         *) die "unknown argument: $1" ;;
     esac
 done
+# VFS_E2E_DAEMON overrides the daemon (e.g. a peer from bench/peers.sh, to
+# check the harness itself: VFS_E2E_DAEMON=.cache/peers/bin/virtiofsd-rust).
+daemon=${VFS_E2E_DAEMON:-$daemon}
 [[ -n $daemon ]] || die "--daemon PATH is required"
 # At least as many vCPUs as queues (max 4), so that a >= 6.11 guest uses them.
 if [[ -z $smp ]]; then
