@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mount.h>
 #include <sys/stat.h>
 #include <sys/xattr.h>
 #include <unistd.h>
@@ -279,18 +280,20 @@ static uint64_t parse_dir(const char *buf, long len, bool plus, char *names,
 	return last;
 }
 
-static void setup(struct t *t, const char *dir, bool readonly)
+static void setup_cfg(struct t *t, const char *dir, bool readonly,
+		      enum pt_cache cache, bool writeback)
 {
 	struct pt_config cfg;
 	int err = 0;
 
 	memset(&cfg, 0, sizeof(cfg));
 	cfg.shared_dir = dir;
-	cfg.cache = PT_CACHE_AUTO;
+	cfg.cache = cache;
 	cfg.readdirplus = true;
 	cfg.xattr = true;
 	cfg.announce_submounts = true;
 	cfg.readonly = readonly;
+	cfg.writeback = writeback;
 	memset(t, 0, sizeof(*t));
 	t->fs = pt_fs_new(&cfg, &err);
 	if (!t->fs) {
@@ -304,6 +307,11 @@ static void setup(struct t *t, const char *dir, bool readonly)
 	if (!t->se || !t->w)
 		exit(1);
 	CHECK(do_init(t) >= 0);
+}
+
+static void setup(struct t *t, const char *dir, bool readonly)
+{
+	setup_cfg(t, dir, readonly, PT_CACHE_AUTO, false);
 }
 
 static void teardown(struct t *t)
@@ -805,6 +813,95 @@ static void test_readonly(void)
 	CHECK(unlink(p) == 0);
 }
 
+/* Cache policy: timeouts, open flags, INIT flags. */
+static void test_cache(void)
+{
+	static const struct {
+		enum pt_cache c;
+		uint64_t timeout;
+		uint32_t file_flags, dir_flags;
+		bool rdplus;
+	} cases[] = {
+		{ PT_CACHE_NEVER, 0, FOPEN_DIRECT_IO, 0, false },
+		{ PT_CACHE_AUTO, 1, 0, 0, true },
+		{ PT_CACHE_ALWAYS, 86400, FOPEN_KEEP_CACHE,
+		  FOPEN_KEEP_CACHE | FOPEN_CACHE_DIR, true },
+		{ PT_CACHE_METADATA, 86400, FOPEN_DIRECT_IO,
+		  FOPEN_KEEP_CACHE | FOPEN_CACHE_DIR, true },
+	};
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct t t;
+		struct create_out co;
+		uint32_t of = 0;
+		uint64_t fh;
+
+		setup_cfg(&t, dir, false, cases[i].c, i == 2);
+		CHECK_EQ(!!(t.init_flags & FUSE_DO_READDIRPLUS),
+			 cases[i].rdplus);
+		CHECK_EQ(!!(t.init_flags & FUSE_WRITEBACK_CACHE), i == 2);
+		CHECK(create_(&t, 1, "c", O_WRONLY | O_CREAT, 0644, &co) >= 0);
+		CHECK_EQ(co.e.entry_valid, cases[i].timeout);
+		CHECK_EQ(co.e.attr_valid, cases[i].timeout);
+		CHECK_EQ(co.o.open_flags & (FOPEN_DIRECT_IO | FOPEN_KEEP_CACHE),
+			 cases[i].file_flags);
+		if (i == 2) {
+			/* writeback: O_WRONLY became O_RDWR, reads work */
+			struct fuse_read_in rd = { .fh = co.o.fh, .size = 10 };
+			char b[16];
+
+			CHECK_EQ(callv(&t, FUSE_READ, co.e.nodeid, ROOM, b,
+				       sizeof(b), 1, &rd, sizeof(rd)), 0);
+		}
+		CHECK_EQ(release_(&t, FUSE_RELEASE, co.e.nodeid, co.o.fh), 0);
+		{
+			struct fuse_open_in a = { .flags = O_RDONLY };
+			struct fuse_open_out o;
+
+			CHECK(callv(&t, FUSE_OPENDIR, 1, ROOM, &o, sizeof(o), 1,
+				    &a, sizeof(a)) >= 0);
+			of = o.open_flags;
+			fh = o.fh;
+		}
+		CHECK_EQ(of & (FOPEN_KEEP_CACHE | FOPEN_CACHE_DIR |
+			       FOPEN_DIRECT_IO), cases[i].dir_flags);
+		CHECK_EQ(release_(&t, FUSE_RELEASEDIR, 1, fh), 0);
+		forget(&t, co.e.nodeid, 1);
+		CHECK_EQ(unlink_(&t, FUSE_UNLINK, 1, "c"), 0);
+		CHECK_EQ(stats(&t).inodes, 1);
+		teardown(&t);
+	}
+}
+
+/* announce_submounts: a directory that is a mount point gets
+ * FUSE_ATTR_SUBMOUNT, others do not (needs permission to mount). */
+static void test_submount(void)
+{
+	struct t t;
+	struct fuse_entry_out e;
+	char p[512];
+
+	hpath(p, sizeof(p), "mnt");
+	CHECK(mkdir(p, 0755) == 0);
+	if (mount("tmpfs", p, "tmpfs", 0, "size=1m") < 0) {
+		fprintf(stderr, "note: cannot mount tmpfs, submount test skipped\n");
+		rmdir(p);
+		return;
+	}
+	setup(&t, dir, false);
+	CHECK(lookup(&t, 1, "mnt", &e) >= 0);
+	CHECK(e.attr.flags & FUSE_ATTR_SUBMOUNT);
+	forget(&t, e.nodeid, 1);
+	CHECK(mkdir_(&t, 1, "plain", 0755, &e) >= 0);
+	CHECK(lookup(&t, 1, "plain", &e) >= 0);
+	CHECK(!(e.attr.flags & FUSE_ATTR_SUBMOUNT));
+	forget(&t, e.nodeid, 2);
+	CHECK_EQ(unlink_(&t, FUSE_RMDIR, 1, "plain"), 0);
+	teardown(&t);
+	CHECK(umount(p) == 0);
+	CHECK(rmdir(p) == 0);
+}
+
 static void test_creds(void)
 {
 	struct t t;
@@ -878,6 +975,8 @@ int main(void)
 	test_basic();
 	test_extra();
 	test_readonly();
+	test_cache();
+	test_submount();
 	test_creds();
 	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
 	if (system(cmd) != 0)
