@@ -33,6 +33,7 @@
 #include <sys/prctl.h>
 #include <sys/syscall.h>
 #include <unistd.h>
+#include <linux/capability.h>
 #include <linux/securebits.h>
 #include "pt_internal.h"
 #include "log.h"
@@ -123,4 +124,55 @@ void pt_cred_leave(struct pt_fs *fs, struct pt_cred *save)
 	}
 	save->switched = false;
 	save->groups = false;
+}
+
+/*
+ * HANDLE_KILLPRIV_V2: when the guest flags a WRITE / truncating OPEN /
+ * SETATTR(size) as "kill suid/sgid", the op runs with CAP_FSETID removed
+ * from this thread's effective set (capset acts on the calling thread
+ * only), so the host kernel clears the bits exactly as it would for an
+ * unprivileged writer.  Syscalls: capget, capset.
+ */
+static int caps_get(struct __user_cap_header_struct *h,
+		    struct __user_cap_data_struct d[2])
+{
+	h->version = _LINUX_CAPABILITY_VERSION_3;
+	h->pid = 0;
+	return (int)syscall(SYS_capget, h, d);
+}
+
+/* Drop CAP_FSETID from this thread's effective set if it is there.
+ * *dropped tells pt_cap_restore_fsetid() what to undo. 0 or errno. */
+int pt_cap_drop_fsetid(bool *dropped)
+{
+	struct __user_cap_header_struct h;
+	struct __user_cap_data_struct d[2];
+
+	*dropped = false;
+	if (caps_get(&h, d) < 0)
+		return -errno;
+	if (!(d[0].effective & (1u << CAP_FSETID)))
+		return 0;
+	d[0].effective &= ~(1u << CAP_FSETID);
+	if (syscall(SYS_capset, &h, d) < 0)
+		return -errno;
+	*dropped = true;
+	return 0;
+}
+
+/* Give CAP_FSETID back after pt_cap_drop_fsetid(). */
+void pt_cap_restore_fsetid(bool dropped)
+{
+	struct __user_cap_header_struct h;
+	struct __user_cap_data_struct d[2];
+
+	if (!dropped)
+		return;
+	if (caps_get(&h, d) < 0)
+		abort();
+	d[0].effective |= 1u << CAP_FSETID;
+	if (syscall(SYS_capset, &h, d) < 0) {
+		LOG_ERR("passthrough: cannot restore CAP_FSETID: %m");
+		abort();
+	}
 }

@@ -149,6 +149,8 @@ static void pt_init_ext(void *userdata, struct fv_init *init)
 		want |= FUSE_DO_READDIRPLUS | FUSE_READDIRPLUS_AUTO;
 	if (fs->cfg.writeback)
 		want |= FUSE_WRITEBACK_CACHE;
+	if (fs->cfg.killpriv_v2)
+		want |= FUSE_HANDLE_KILLPRIV_V2;
 	if (fs->cfg.allow_mmap)
 		want |= FUSE_DIRECT_IO_ALLOW_MMAP;
 	if (fs->host_locks)
@@ -156,6 +158,8 @@ static void pt_init_ext(void *userdata, struct fv_init *init)
 	init->want = init->offered & want;
 	atomic_store(&fs->writeback, !!(init->want & FUSE_WRITEBACK_CACHE));
 	atomic_store(&fs->supp_group, !!(init->want & FUSE_CREATE_SUPP_GROUP));
+	atomic_store(&fs->killpriv_v2,
+		     !!(init->want & FUSE_HANDLE_KILLPRIV_V2));
 	LOG_DBG("passthrough: INIT offered %#llx want %#llx",
 		(unsigned long long)init->offered,
 		(unsigned long long)init->want);
@@ -171,6 +175,7 @@ static void pt_reset(void *userdata)
 	pt_inode_forget_all(fs);
 	atomic_store(&fs->writeback, false);
 	atomic_store(&fs->supp_group, false);
+	atomic_store(&fs->killpriv_v2, false);
 	pt_fs_stats(fs, &st);
 	LOG_DBG("passthrough: reset, %llu inodes and %llu handles left",
 		(unsigned long long)st.inodes,

@@ -110,6 +110,7 @@ struct pt_fs {
 	 * happen on every queue thread). */
 	_Atomic bool writeback;
 	_Atomic bool supp_group;
+	_Atomic bool killpriv_v2;
 	/* Host-side locks: ops exist, but FUSE_POSIX_LOCKS / FLOCK_LOCKS are
 	 * not negotiated yet (guest-local locks migrate with guest RAM). */
 	bool host_locks;
@@ -255,6 +256,21 @@ int pt_cred_setup(struct pt_fs *fs);
 int pt_cred_enter(struct pt_fs *fs, fuse_req_t req, struct pt_cred *save);
 /* Switch the calling thread back to the daemon's credentials. */
 void pt_cred_leave(struct pt_fs *fs, struct pt_cred *save);
+
+/*
+ * Run the calling thread without CAP_FSETID (HANDLE_KILLPRIV_V2 requests)
+ * and give it back.  drop: 0 or negative errno, *dropped set when there
+ * was something to drop.
+ */
+int pt_cap_drop_fsetid(bool *dropped);
+void pt_cap_restore_fsetid(bool dropped);
+
+/* True when this request asks the server to kill suid/sgid (only with
+ * HANDLE_KILLPRIV_V2 negotiated). */
+static inline bool pt_req_kill_priv(struct pt_fs *fs, fuse_req_t req)
+{
+	return atomic_load(&fs->killpriv_v2) && fuse_req_kill_priv(req);
+}
 
 /* ---- pt_fd.c: opening inodes, paths, stat ---- */
 

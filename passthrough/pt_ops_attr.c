@@ -148,7 +148,15 @@ void pt_op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr,
 	}
 	r = pt_cred_enter(fs, req, &cred);
 	if (!r) {
-		r = do_setattr(fs, in, h, attr, valid);
+		bool nofsetid = false;
+
+		/* KILL_SUID/SGID come with HANDLE_KILLPRIV_V2 only. */
+		if ((valid & (FUSE_SET_ATTR_KILL_SUID | FUSE_SET_ATTR_KILL_SGID)) &&
+		    atomic_load(&fs->killpriv_v2))
+			r = pt_cap_drop_fsetid(&nofsetid);
+		if (!r)
+			r = do_setattr(fs, in, h, attr, valid);
+		pt_cap_restore_fsetid(nofsetid);
 		pt_cred_leave(fs, &cred);
 	}
 	if (!r)

@@ -41,7 +41,13 @@ void pt_op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 	}
 	fd = pt_cred_enter(fs, req, &cred);
 	if (!fd) {
-		fd = pt_inode_open(fs, in, pt_open_flags(fs, fi->flags));
+		bool nofsetid = false;
+
+		if ((fi->flags & O_TRUNC) && pt_req_kill_priv(fs, req))
+			fd = pt_cap_drop_fsetid(&nofsetid);
+		if (!fd)
+			fd = pt_inode_open(fs, in, pt_open_flags(fs, fi->flags));
+		pt_cap_restore_fsetid(nofsetid);
 		pt_cred_leave(fs, &cred);
 	}
 	if (fd < 0) {
@@ -234,7 +240,7 @@ void pt_op_write_buf(fuse_req_t req, fuse_ino_t ino, struct fuse_bufvec *bufv,
 	struct pt_fs *fs = pt_req_fs(req);
 	struct pt_handle *h;
 	size_t idx = bufv->idx, boff = bufv->off, done = 0;
-	bool bad = false;
+	bool bad = false, nofsetid = false;
 	ssize_t r = 0;
 
 	if (fs->cfg.readonly) {
@@ -248,6 +254,14 @@ void pt_op_write_buf(fuse_req_t req, fuse_ino_t ino, struct fuse_bufvec *bufv,
 	h = file_handle(req, fs, ino, fi);
 	if (!h)
 		return;
+	if (pt_req_kill_priv(fs, req)) {
+		r = pt_cap_drop_fsetid(&nofsetid);
+		if (r < 0) {
+			pt_handle_put(fs, h);
+			pt_reply_err(req, (int)r);
+			return;
+		}
+	}
 	/* Usually one pwritev; more only for bufvecs beyond IOV_MAX. */
 	for (;;) {
 		size_t total;
@@ -271,6 +285,7 @@ void pt_op_write_buf(fuse_req_t req, fuse_ino_t ino, struct fuse_bufvec *bufv,
 			boff = 0;
 		}
 	}
+	pt_cap_restore_fsetid(nofsetid);
 	pt_handle_put(fs, h);
 	if (done) {
 		fuse_reply_write(req, done);

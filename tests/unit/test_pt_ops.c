@@ -280,6 +280,9 @@ static uint64_t parse_dir(const char *buf, long len, bool plus, char *names,
 	return last;
 }
 
+static char dir[256];
+static bool g_killpriv;
+
 static void setup_cfg(struct t *t, const char *dir, bool readonly,
 		      enum pt_cache cache, bool writeback)
 {
@@ -294,6 +297,7 @@ static void setup_cfg(struct t *t, const char *dir, bool readonly,
 	cfg.announce_submounts = true;
 	cfg.readonly = readonly;
 	cfg.writeback = writeback;
+	cfg.killpriv_v2 = g_killpriv;
 	memset(t, 0, sizeof(*t));
 	t->fs = pt_fs_new(&cfg, &err);
 	if (!t->fs) {
@@ -321,7 +325,6 @@ static void teardown(struct t *t)
 	pt_fs_free(t->fs);
 }
 
-static char dir[256];
 
 static void hpath(char *buf, size_t n, const char *rel)
 {
@@ -902,6 +905,42 @@ static void test_submount(void)
 	CHECK(rmdir(p) == 0);
 }
 
+/* HANDLE_KILLPRIV_V2: a write flagged KILL_SUIDGID clears the suid bit
+ * even though the daemon is root; an unflagged one does not. */
+static void test_killpriv(void)
+{
+	struct t t;
+	struct create_out co;
+	struct stat st;
+	char p[512];
+
+	if (geteuid() != 0)
+		return;
+	g_killpriv = true;
+	setup(&t, dir, false);
+	g_killpriv = false;
+	CHECK(t.init_flags & FUSE_HANDLE_KILLPRIV_V2);
+	CHECK(create_(&t, 1, "suid", O_RDWR | O_CREAT, 04755, &co) >= 0);
+	hpath(p, sizeof(p), "suid");
+	CHECK(stat(p, &st) == 0 && (st.st_mode & 07777) == 04755);
+	{
+		struct fuse_write_in w = { .fh = co.o.fh, .size = 1 };
+		struct fuse_write_out wo;
+
+		CHECK(callv(&t, FUSE_WRITE, co.e.nodeid, ROOM, &wo, sizeof(wo),
+			    2, &w, sizeof(w), "a", (size_t)1) >= 0);
+		CHECK(stat(p, &st) == 0 && (st.st_mode & 07777) == 04755);
+		w.write_flags = FUSE_WRITE_KILL_SUIDGID;
+		CHECK(callv(&t, FUSE_WRITE, co.e.nodeid, ROOM, &wo, sizeof(wo),
+			    2, &w, sizeof(w), "b", (size_t)1) >= 0);
+		CHECK(stat(p, &st) == 0 && (st.st_mode & 07777) == 0755);
+	}
+	CHECK_EQ(release_(&t, FUSE_RELEASE, co.e.nodeid, co.o.fh), 0);
+	forget(&t, co.e.nodeid, 1);
+	CHECK_EQ(unlink_(&t, FUSE_UNLINK, 1, "suid"), 0);
+	teardown(&t);
+}
+
 static void test_creds(void)
 {
 	struct t t;
@@ -977,6 +1016,7 @@ int main(void)
 	test_readonly();
 	test_cache();
 	test_submount();
+	test_killpriv();
 	test_creds();
 	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
 	if (system(cmd) != 0)
