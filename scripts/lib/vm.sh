@@ -72,10 +72,10 @@ vm_wait_exit() {
     while kill -0 "$pid" 2>/dev/null; do
         if [[ -n $peer && -z $peer_gone ]] && ! kill -0 "${VM_PID[$peer]:-0}" 2>/dev/null; then
             peer_gone=$SECONDS
-            say "$peer exited while $name runs; giving $name 15 s"
             ((SECONDS + 15 < end)) && end=$((SECONDS + 15))
         fi
         if ((SECONDS >= end)); then
+            [[ -n $peer_gone ]] && say "$peer exited at $peer_gone s, $name still ran 15 s later"
             vm_kill "$name"
             VM_RC=124
             return 1

@@ -138,6 +138,14 @@ while [ $c -lt "$ncpu" ]; do
 done
 if [ $bad = 0 ]; then ok; else fail "a pinned writer failed"; fi
 
+if [ "${VFS_QUEUE_CHECK:-0}" = 1 ]; then
+    # The host reads every request queue's used index now (QEMU monitor).
+    step queue-probe
+    echo "@@VFS:PAUSE"
+    sleep 3
+    ok
+fi
+
 step statfs
 df $M | tail -n 1 | sed 's/^/@@VFS:INFO df /'
 [ "$(stat -f -c %b $M)" -gt 0 ] && ok

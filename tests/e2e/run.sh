@@ -72,11 +72,19 @@ printf 'bye\n' > "$share/to-remove.txt"
 head -c $((1280 * 1024 + 123)) /dev/urandom > "$share/host-big.bin"
 host_big_md5=$(md5sum "$share/host-big.bin" | cut -d' ' -f1)
 
-guest_initrd "$kver" "$HERE/guest-basic.sh" "$T/initrd" ||
+# With several queues, the guest pauses after its parallel writers so that
+# the host can read how far each request queue's used ring has moved.
+{
+    ((queues > 1)) && echo "VFS_QUEUE_CHECK=1"
+    cat "$HERE/guest-basic.sh"
+} > "$T/guest.sh"
+guest_initrd "$kver" "$T/guest.sh" "$T/initrd" ||
     die "cannot build the guest initramfs"
 
 say "daemon: $daemon"
-vm_start_daemon daemon "$daemon" "$T/vfs.sock" "$share" || {
+# VFS_E2E_DAEMON_ARGS: extra daemon options (e.g. "--log-level debug").
+read -r -a daemon_args <<<"${VFS_E2E_DAEMON_ARGS:-}"
+vm_start_daemon daemon "$daemon" "$T/vfs.sock" "$share" "${daemon_args[@]}" || {
     say "FAIL: the daemon did not start"
     exit 1
 }
@@ -86,6 +94,19 @@ vm_start_qemu vm "$kver" "$T/initrd" "$T/vfs.sock" "$queues" "$smp"
 boot_t=$SECONDS
 if vm_wait_console vm '@@VFS:BOOTED' 120; then
     say "guest booted in $((SECONDS - boot_t)) s"
+fi
+queue_used=()
+if ((queues > 1)) && vm_wait_console vm '@@VFS:PAUSE' "$limit"; then
+    # Request queue q is virtqueue q (0 is hiprio); the used ring's index is
+    # the u16 at offset 2 of the ring, read from guest memory.
+    for ((q = 1; q <= queues; q++)); do
+        phys=$(vm_hmp vm "info virtio-vhost-queue-status /machine/peripheral/fs0/virtio-backend $q" |
+            awk '$1 == "used_phys:" { print $2 }')
+        idx=""
+        [[ -n $phys ]] && idx=$(vm_hmp vm "xp /1hx $((phys + 2))" | awk -F': ' 'NF == 2 { print $2; exit }')
+        queue_used+=("$((idx))")
+    done
+    say "request queues' used index: ${queue_used[*]}"
 fi
 vm_wait_exit vm "$limit" daemon || say "QEMU did not finish in time: killed"
 qemu_rc=$VM_RC
@@ -117,6 +138,17 @@ if [[ $daemon_rc != running ]] && ((daemon_rc > 128)); then
 fi
 grep -aiE 'Oops|BUG:|Call Trace|Kernel panic' "$console" >/dev/null &&
     fail "guest kernel reported a problem"
+
+if ((queues > 1)); then
+    if ((${#queue_used[@]} != queues)); then
+        fail "could not read the request queues' used indexes from QEMU"
+    elif [[ $kver != 6.1 ]]; then
+        # Linux >= 6.11 maps request queues to CPUs; one pinned writer per CPU.
+        for ((q = 1; q <= queues; q++)); do
+            ((queue_used[q - 1] > 0)) || fail "request queue $q carried no request"
+        done
+    fi
+fi
 
 # info KEY: a value the guest printed as @@VFS:INFO KEY=VALUE.
 info() { sed -n "s/^@@VFS:INFO $1=\\([^[:space:]]*\\).*/\\1/p" "$console" | tail -n1 | tr -d '\r'; }
