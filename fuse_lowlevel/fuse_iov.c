@@ -11,6 +11,7 @@
 
 #include "fuse_i.h"
 
+/* Sum of the iovec lengths (saturating at SIZE_MAX). */
 size_t fv_iov_total(const struct iovec *iov, unsigned n)
 {
 	size_t total = 0;
@@ -23,6 +24,7 @@ size_t fv_iov_total(const struct iovec *iov, unsigned n)
 	return total;
 }
 
+/* Start cursor c at the beginning of iov, allowed to read limit bytes. */
 void fv_rcur_init(struct fv_rcur *c, const struct iovec *iov, unsigned n,
 		  size_t limit)
 {
@@ -70,6 +72,8 @@ static void copy_piece(void *ctx, const void *p, size_t l)
 	*dst += l;
 }
 
+/* Copy len bytes to dst and advance; -EINVAL (nothing consumed) if fewer
+ * are left, else 0. */
 int fv_rcur_copy(struct fv_rcur *c, void *dst, size_t len)
 {
 	char *d = dst;
@@ -80,6 +84,7 @@ int fv_rcur_copy(struct fv_rcur *c, void *dst, size_t len)
 	return 0;
 }
 
+/* Copy up to len bytes to dst without advancing; returns bytes copied. */
 size_t fv_rcur_peek(const struct fv_rcur *c, void *dst, size_t len)
 {
 	struct fv_rcur tmp = *c;
@@ -91,6 +96,7 @@ size_t fv_rcur_peek(const struct fv_rcur *c, void *dst, size_t len)
 	return len;
 }
 
+/* Advance by len bytes; 0, or -EINVAL if fewer are left. */
 int fv_rcur_skip(struct fv_rcur *c, size_t len)
 {
 	if (len > c->left)
@@ -99,6 +105,8 @@ int fv_rcur_skip(struct fv_rcur *c, size_t len)
 	return 0;
 }
 
+/* Describe the next len bytes as memory fuse_bufs (at most max) and
+ * advance; returns the count, -EINVAL if short, -E2BIG if max is too small. */
 int fv_rcur_bufs(struct fv_rcur *c, size_t len, struct fuse_buf *bufs,
 		 unsigned max)
 {
@@ -133,6 +141,8 @@ int fv_rcur_bufs(struct fv_rcur *c, size_t len, struct fuse_buf *bufs,
 	return (int)nb;
 }
 
+/* Copy len bytes of src into iov at byte offset off; returns bytes copied
+ * (short only if iov ends first). */
 size_t fv_iov_write(const struct iovec *iov, unsigned n, size_t off,
 		    const void *src, size_t len)
 {
@@ -157,6 +167,8 @@ size_t fv_iov_write(const struct iovec *iov, unsigned n, size_t off,
 	return done;
 }
 
+/* Fill dst (max entries) with the pieces of iov covering [off, off+len);
+ * returns the number of entries. */
 unsigned fv_iov_slice(const struct iovec *iov, unsigned n, size_t off,
 		      size_t len, struct iovec *dst, unsigned max)
 {

@@ -63,7 +63,7 @@ struct elem {
 	unsigned out_num, in_num;
 	size_t written;
 	int ret;
-	unsigned char reply[1 << 20]; /* gathered reply */
+	unsigned char reply[1 << 20] __attribute__((aligned(16))); /* gathered */
 };
 
 static struct elem E;
@@ -104,9 +104,17 @@ static void elem_free(void)
 	E.out_num = E.in_num = 0;
 }
 
-/* True if no byte after any reply segment was touched. */
+/* True if no byte after any reply segment was touched, and no byte of the
+ * reply buffers past the reported length either. */
 static bool guards_ok(void)
 {
+	size_t total = 0;
+
+	for (unsigned i = 0; i < E.in_num; i++)
+		total += E.in[i].iov_len;
+	for (size_t k = E.written; k < total; k++)
+		if (E.reply[k] != GUARD_BYTE)
+			return false;
 	for (unsigned i = 0; i < E.in_num; i++) {
 		const unsigned char *p = E.in[i].iov_base;
 
@@ -157,7 +165,7 @@ static const void *payload(void)
 
 /* Request builder. */
 struct rb {
-	unsigned char b[1 << 20];
+	unsigned char b[1 << 20] __attribute__((aligned(16)));
 	size_t len;
 };
 
@@ -221,13 +229,14 @@ static struct mock {
 	pid_t pid;
 	struct flock fl;
 	int sleep, flock_op, xflags;
-	unsigned char data[1 << 20];
+	unsigned char data[1 << 20] __attribute__((aligned(16)));
 	size_t data_len;
 	size_t nbufs, bufsizes[MAXSEG];
 	uint64_t nforget, forget_sum;
 	uint64_t offered, want_cfg;
 	uint32_t max_write_cfg;
 	int read_fd;
+	size_t read_extra;
 	size_t xattr_reply;
 	bool secctx;
 	char sc_name[64];
@@ -427,7 +436,7 @@ static void m_create(fuse_req_t req, fuse_ino_t parent, const char *name,
 static void m_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 		   struct fuse_file_info *fi)
 {
-	struct fuse_bufvec bv = FUSE_BUFVEC_INIT(size);
+	struct fuse_bufvec bv = FUSE_BUFVEC_INIT(size + M.read_extra);
 
 	rec("read", req, ino);
 	M.size = size;
@@ -438,7 +447,8 @@ static void m_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 		bv.buf[0].fd = M.read_fd;
 		bv.buf[0].pos = off;
 	} else {
-		for (size_t i = 0; i < size && i < sizeof(M.data); i++)
+		for (size_t i = 0; i < size + M.read_extra && i < sizeof(M.data);
+		     i++)
 			M.data[i] = (unsigned char)(i * 7 + 1);
 		bv.buf[0].mem = M.data;
 	}
@@ -1174,6 +1184,22 @@ static void t_read_fd(void)
 	process_cut(g_w, R.b, R.len, NULL, 0, IN_BIG, icuts, 4);
 	CHECK_EQ(E.written, 16 + 333);
 	CHECK_EQ(((const unsigned char *)payload())[332], (unsigned char)(332 * 7 + 1));
+	CHECK(guards_ok());
+
+	/* a buggy fs replying more than asked: cut at the reply buffers */
+	M.read_extra = 5000;
+	for (int fdmode = 0; fdmode < 2; fdmode++) {
+		M.read_fd = fdmode ? fd : -1;
+		rb_start(FUSE_READ, 36, 60);
+		rb_put(&ri, sizeof(ri));
+		rb_fix(0, 0);
+		process_cut(g_w, R.b, R.len, NULL, 0, 16 + 1000, icuts, 4);
+		CHECK_EQ(oh()->error, 0);
+		CHECK_EQ(oh()->len, 16 + 1000);
+		CHECK_EQ(E.written, 16 + 1000);
+		CHECK(guards_ok());
+	}
+	M.read_extra = 0;
 	close(fd);
 }
 
@@ -1309,7 +1335,7 @@ static void t_forget(void)
 	CHECK_EQ(M.nforget, 0);
 
 	/* huge count must not overflow the check */
-	bi.count = 0xFFFFFFFF;
+	bi.count = 0x10000001; /* * 16 wraps to 16 in 32 bits */
 	rb_start(FUSE_BATCH_FORGET, 54, 0);
 	rb_put(&bi, sizeof(bi));
 	rb_put(one, sizeof(one));
@@ -1561,6 +1587,44 @@ static void t_secctx(void)
 	process(g_w, R.b, R.len, IN_BIG);
 	CHECK_EQ(oh()->error, -EINVAL);
 	CHECK_EQ(M.op[0], 0);
+
+	/* 7.36 guest: the security context follows the name in-line */
+	{
+		struct fuse_session *se = fuse_virtio_session_new(
+			&mock_ops, sizeof(mock_ops), &mock_xops, NULL);
+		struct fuse_worker *w = fuse_worker_new(se);
+		size_t sclen;
+
+		M.want_cfg = ~0ULL;
+		send_init(w, 7, 36, FUSE_INIT_EXT | FUSE_SECURITY_CTX,
+			  sizeof(struct fuse_init_in));
+		CHECK_EQ(((const struct fuse_init_out *)payload())->flags2,
+			 FUSE_SECURITY_CTX >> 32);
+		sc.size = 5;
+		memcpy(ext + 8, &sc, sizeof(sc));
+		sclen = sh.size;
+		rb_start(FUSE_MKDIR, 85, 1);
+		rb_put(&mi, sizeof(mi));
+		rb_str("old");
+		rb_put(ext, sclen);
+		rb_send(w, IN_BIG);
+		CHECK_EQ(oh()->error, 0);
+		CHECK(!strcmp(M.name, "old"));
+		CHECK(M.secctx);
+		CHECK(!strcmp(M.sc_name, "security.selinux"));
+		CHECK(!memcmp(M.sc_value, "ctx:1", 5));
+		/* in-line context claiming more bytes than present */
+		M.op[0] = 0;
+		rb_start(FUSE_MKDIR, 86, 1);
+		rb_put(&mi, sizeof(mi));
+		rb_str("old");
+		rb_put(ext, sclen - 8);
+		rb_send(w, IN_BIG);
+		CHECK_EQ(oh()->error, -EINVAL);
+		CHECK_EQ(M.op[0], 0);
+		fuse_worker_free(w);
+		fuse_virtio_session_free(se);
+	}
 
 	/* extension header size 0: EINVAL, no endless loop */
 	memset(ext, 0, 16);
@@ -1873,6 +1937,17 @@ static void t_buf_copy(void)
 	mem.buf[0].mem = back;
 	CHECK_EQ(fuse_buf_copy(&mem, &dst, 0), 9);
 	CHECK(!memcmp(back, "llo world", 9));
+
+	/* mem -> fd at a bufvec offset */
+	sv->idx = 0;
+	sv->off = 0;
+	dst.idx = 0;
+	dst.off = 20;
+	dst.buf[0].pos = 0;
+	CHECK_EQ(fuse_buf_copy(&dst, sv, 0), 11);
+	CHECK_EQ(dst.off, 31);
+	CHECK_EQ(pread(fd, back, 11, 20), 11);
+	CHECK(!memcmp(back, "hello world", 11));
 	free(sv);
 	close(fd);
 }
