@@ -29,6 +29,9 @@
 #define FUSE_CREATE_SUPP_GROUP (1ULL << 34)
 #endif
 #define FV_EXT_GROUPS 32
+#ifndef FUSE_DIRECT_IO_ALLOW_MMAP
+#define FUSE_DIRECT_IO_ALLOW_MMAP (1ULL << 36)
+#endif
 
 /* Largest offset a lock may describe (the kernel's OFFSET_MAX). */
 #define FV_OFFSET_MAX INT64_MAX

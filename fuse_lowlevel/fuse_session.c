@@ -36,7 +36,10 @@
 #include "fuse_i.h"
 #include "log.h"
 
-/* INIT flags this layer implements (can pass on to the guest). */
+/* INIT flags this layer implements or that need nothing from it (pure
+ * kernel behaviour such as DIRECT_IO_ALLOW_MMAP); others are never offered
+ * to the fs: SPLICE_* (no pipe), MAP_ALIGNMENT / HAS_INODE_DAX (no DAX
+ * window), HAS_EXPIRE_ONLY (no notifications), FILE_OPS. */
 #define FV_SUPPORTED_FLAGS                                                   \
 	((uint64_t)FUSE_ASYNC_READ | FUSE_POSIX_LOCKS | FUSE_ATOMIC_O_TRUNC |   \
 	 FUSE_EXPORT_SUPPORT | FUSE_BIG_WRITES | FUSE_DONT_MASK |             \
@@ -47,7 +50,7 @@
 	 FUSE_MAX_PAGES | FUSE_CACHE_SYMLINKS | FUSE_NO_OPENDIR_SUPPORT |      \
 	 FUSE_EXPLICIT_INVAL_DATA | FUSE_SUBMOUNTS | FUSE_HANDLE_KILLPRIV_V2 | \
 	 FUSE_SETXATTR_EXT | FUSE_INIT_EXT | FUSE_SECURITY_CTX |               \
-	 FUSE_CREATE_SUPP_GROUP)
+	 FUSE_CREATE_SUPP_GROUP | FUSE_DIRECT_IO_ALLOW_MMAP)
 
 /* Flags set whenever the guest offers them, whatever the fs says. */
 #define FV_ALWAYS_FLAGS ((uint64_t)FUSE_MAX_PAGES | FUSE_INIT_EXT)

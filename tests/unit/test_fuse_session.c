@@ -690,7 +690,7 @@ static void send_init(struct fuse_worker *w, uint32_t major, uint32_t minor,
 	((uint64_t)FUSE_ASYNC_READ | FUSE_POSIX_LOCKS | FUSE_BIG_WRITES |     \
 	 FUSE_MAX_PAGES | FUSE_INIT_EXT | FUSE_SETXATTR_EXT |                 \
 	 FUSE_DO_READDIRPLUS | FUSE_SPLICE_READ | FUSE_SECURITY_CTX |         \
-	 FUSE_HAS_INODE_DAX | FUSE_MAP_ALIGNMENT | (1ULL << 34))
+	 FUSE_HAS_INODE_DAX | FUSE_MAP_ALIGNMENT | (1ULL << 34) | (1ULL << 36))
 
 static struct fuse_session *g_se;
 static struct fuse_worker *g_w;
@@ -762,6 +762,8 @@ static void t_init_38(void)
 	CHECK(!(M.offered & FUSE_MAP_ALIGNMENT));
 	CHECK(M.offered & FUSE_SECURITY_CTX);
 	CHECK(M.offered & FUSE_SETXATTR_EXT);
+	CHECK(M.offered & (1ULL << 34)); /* CREATE_SUPP_GROUP */
+	CHECK(M.offered & (1ULL << 36)); /* DIRECT_IO_ALLOW_MMAP */
 	CHECK(fuse_session_initialized(se));
 	fuse_session_get_state(se, &st);
 	CHECK(st.initialized);
