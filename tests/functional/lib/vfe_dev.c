@@ -392,6 +392,19 @@ int vfe_dev_log_start(struct vfe_dev *dev)
 	return r;
 }
 
+int vfe_dev_log_prepare(struct vfe_dev *dev)
+{
+	if (!dev->log.map) {
+		int r = vfe_log_create(&dev->log, vfe_mem_top(&dev->mem), 0);
+
+		if (r)
+			return r;
+	}
+	dev->logging = true;
+	dev->vring_flags |= VU_VRING_F_LOG;
+	return 0;
+}
+
 int vfe_dev_log_stop(struct vfe_dev *dev)
 {
 	int r;

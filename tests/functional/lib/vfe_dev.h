@@ -138,6 +138,14 @@ int vfe_dev_reset(struct vfe_dev *dev);
  */
 int vfe_dev_log_start(struct vfe_dev *dev);
 
+/*
+ * Prepare dirty logging for the next vfe_dev_start() (QEMU when migration
+ * begins while the device is stopped): creates the log and sets the flags;
+ * the start then sends SET_FEATURES with LOG_ALL, SET_VRING_ADDR with
+ * F_LOG and SET_LOG_BASE.  Sends nothing.  Returns 0 or a negative errno.
+ */
+int vfe_dev_log_prepare(struct vfe_dev *dev);
+
 /* Stop dirty logging: SET_FEATURES without LOG_ALL, SET_VRING_ADDR w/o F_LOG. */
 int vfe_dev_log_stop(struct vfe_dev *dev);
 
