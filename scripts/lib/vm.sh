@@ -197,7 +197,12 @@ vm_start_qemu() {
         -chardev "socket,id=char0,path=$sock"
         -device "vhost-user-fs-pci,chardev=char0,tag=myfs,num-request-queues=$queues,id=fs0"
         "$@")
-    printf '%q ' "${cmd[@]}" > "$VM_TMP/$name.cmdline"
+    local a line=""
+    for a in "${cmd[@]}"; do
+        [[ $a == *[[:space:]]* ]] && a="'$a'"
+        line+="$a "
+    done
+    printf '%s\n' "${line% }" > "$VM_TMP/$name.cmdline"
     "${cmd[@]}" >"$VM_TMP/$name.log" 2>&1 </dev/null &
     VM_PID[$name]=$!
 }
