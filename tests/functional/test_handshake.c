@@ -5,7 +5,10 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <stdlib.h>
+#include <sys/eventfd.h>
+#include <sys/wait.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -354,6 +357,73 @@ static void t_no_ring_features(void)
 	vfe_env_down(&e);
 }
 
+/* QEMU re-sends SET_VRING_CALL while running (mask/unmask): the new fd
+ * must be used from then on, the old one no more. */
+static void t_call_fd_swap(void)
+{
+	struct vfe_env e;
+	struct fuse_attr_out a;
+	int oldfd, newfd;
+	uint64_t v = 1;
+
+	vfe_env_up(&e, NULL);
+	for (int round = 0; round < 3; round++) {
+		oldfd = e.dev.vq[1].call_fd;
+		newfd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+		CHECK(newfd >= 0);
+		CHECK_OK(vfe_dev_set(&e.dev, VU_SET_VRING_CALL, false, &v, 8,
+				     &newfd, 1));
+		e.dev.vq[1].call_fd = newfd;
+		/* Each request must be notified on the new fd (strict wait). */
+		for (int i = 0; i < 5; i++)
+			CHECK_OK(vfe_fuse_getattr(&e.f, FUSE_ROOT_ID, false, 0, &a));
+		{
+			uint64_t cnt = 0;
+			ssize_t n = read(oldfd, &cnt, sizeof(cnt));
+
+			CHECKF(n < 0 && errno == EAGAIN,
+			       "the replaced call fd was signalled (%llu)",
+			       (unsigned long long)cnt);
+		}
+		close(oldfd);
+	}
+	vfe_env_down(&e);
+}
+
+/* QEMU re-sends the whole SET_MEM_TABLE at run time (vhost_commit). */
+static void t_mem_table_resend_running(void)
+{
+	struct vfe_env e;
+	struct vfe_env_opts o = { .dev = { .no_mem_slots = true } };
+
+	vfe_env_up(&e, &o);
+	write_read_check(&e, "one", 20000, 0);
+	for (int i = 0; i < 3; i++) {
+		CHECK_OK(vfe_dev_set_mem(&e.dev));
+		write_read_check(&e, i == 0 ? "two" : i == 1 ? "three" : "four",
+				 30000, 0);
+	}
+	vfe_env_down(&e);
+}
+
+/* SIGTERM ends the daemon promptly ("Backend program conventions"). */
+static void t_sigterm(void)
+{
+	struct vfe_env e;
+	char b[80];
+	int st = 0;
+
+	vfe_env_up(&e, NULL);
+	CHECK_EQ(kill(e.d.pid, SIGTERM), 0);
+	CHECKF(vfe_daemon_wait(&e.d, 5000, &st) == 0,
+	       "daemon still running 5 s after SIGTERM");
+	CHECKF((WIFEXITED(st)) || (WIFSIGNALED(st) && WTERMSIG(st) == SIGTERM),
+	       "daemon ended with %s after SIGTERM", vfe_status_str(st, b, sizeof(b)));
+	vfe_note("after SIGTERM: %s", vfe_status_str(st, b, sizeof(b)));
+	vfe_dev_destroy(&e.dev);
+	e.have_dev = false;
+}
+
 static const struct vfe_test tests[] = {
 	{ "features_offered", t_features_offered, 0 },
 	{ "reply_ack", t_reply_ack, 0 },
@@ -366,6 +436,9 @@ static const struct vfe_test tests[] = {
 	{ "inherited_fd", t_inherited_fd, 0 },
 	{ "stop_restart_base", t_stop_restart_base, 0 },
 	{ "no_ring_features", t_no_ring_features, 0 },
+	{ "call_fd_swap", t_call_fd_swap, 0 },
+	{ "mem_table_resend_running", t_mem_table_resend_running, 0 },
+	{ "sigterm", t_sigterm, 0 },
 };
 
 int main(int argc, char **argv)

@@ -355,11 +355,38 @@ static void t_stop_restart_cycles(void)
 	vfe_env_down(&e);
 }
 
+/* The front-end disappears with requests in flight: a clean exit. */
+static void t_disconnect_in_flight(void)
+{
+	struct vfe_env e;
+	struct vfe_env_opts o = {
+		.dev = { .ram_size = 256ull << 20 },
+		.daemon = { .thread_pool_size = 4 },
+		.nslots = 32, .data_cap = 1 << 20,
+	};
+	static struct wreq w[32];
+	int err;
+
+	vfe_env_up(&e, &o);
+	for (unsigned i = 0; i < 32; i++)
+		prep_write(&e, &w[i], 1, i, 1 << 20);
+	for (unsigned i = 0; i < 32; i++) {
+		w[i].r = vfe_fuse_submit(&e.f, &w[i].c, &err);
+		CHECKF(w[i].r, "submit: %s", vfe_errname(err));
+	}
+	vfe_fuse_kick(&e.f, 1);
+	/* Close right away; env_down checks exit status 0 within 5 s. */
+	vfe_env_down(&e);
+	for (unsigned i = 0; i < 32; i++)
+		free(w[i].data);
+}
+
 static const struct vfe_test tests[] = {
 	{ "two_queues_concurrent", t_two_queues_concurrent, 0 },
 	{ "many_in_flight", t_many_in_flight, 0 },
 	{ "get_vring_base_drains", t_get_vring_base_drains, 0 },
 	{ "stop_restart_cycles", t_stop_restart_cycles, 0 },
+	{ "disconnect_in_flight", t_disconnect_in_flight, 0 },
 };
 
 int main(int argc, char **argv)
