@@ -390,17 +390,18 @@ static int h_set_vring_addr(struct vu_dev *dev, struct vu_msg *m)
 
 	if (!vq)
 		return -EINVAL;
-	if (vq->started) {
-		LOG_ERR("SET_VRING_ADDR: queue %u is running", vq->index);
-		return -EBUSY;
-	}
+	/*
+	 * QEMU re-sends the addresses of running rings to switch used-ring
+	 * logging on or off when a migration starts or ends: the write lock
+	 * keeps the queue thread off the ring while it changes.
+	 */
+	pthread_rwlock_wrlock(&dev->mem_lock);
 	vq->desc_uaddr = a->desc_user_addr;
 	vq->avail_uaddr = a->avail_user_addr;
 	vq->used_uaddr = a->used_user_addr;
 	vq->log_guest_addr = a->log_guest_addr;
 	vq->addr_flags = a->flags;
 	vq->addr_set = true;
-	pthread_rwlock_rdlock(&dev->mem_lock);
 	ret = vq_map(vq, &dev->mem);
 	pthread_rwlock_unlock(&dev->mem_lock);
 	if (ret) {
@@ -408,6 +409,8 @@ static int h_set_vring_addr(struct vu_dev *dev, struct vu_msg *m)
 			vq->index);
 		return ret;
 	}
+	LOG_DBG("queue %u: ring addresses set, used-ring logging %s",
+		vq->index, (a->flags & VU_VRING_F_LOG_FLAG) ? "on" : "off");
 	return H_ACK;
 }
 
