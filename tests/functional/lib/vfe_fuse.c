@@ -283,22 +283,38 @@ static int harvest(struct vfe_fuse *f, unsigned q, struct vfe_fuse_req **first)
 	return ret;
 }
 
-int vfe_fuse_poll(struct vfe_fuse *f, unsigned q, int timeout_ms,
-		  struct vfe_fuse_req **done)
+/* A finished request of queue q not handed out yet, or NULL. */
+static struct vfe_fuse_req *take_done(struct vfe_fuse *f, unsigned q)
 {
-	int64_t deadline = vfe_now_ms() + timeout_ms;
-
-	*done = NULL;
-	/* Completed earlier but not handed out yet? */
 	for (unsigned i = 0; i < f->nslots; i++) {
 		struct vfe_fuse_req *r = &f->slots[i];
 
 		if (r->busy && r->done && r->queue == q && r->head >= 0) {
 			r->head = -1;   /* handed out */
-			*done = r;
-			return 0;
+			return r;
 		}
 	}
+	return NULL;
+}
+
+int vfe_fuse_reap(struct vfe_fuse *f, unsigned q, struct vfe_fuse_req **done)
+{
+	int e = harvest(f, q, NULL);
+
+	*done = take_done(f, q);
+	if (*done)
+		return 0;
+	return e ? e : -EAGAIN;
+}
+
+int vfe_fuse_poll(struct vfe_fuse *f, unsigned q, int timeout_ms,
+		  struct vfe_fuse_req **done)
+{
+	int64_t deadline = vfe_now_ms() + timeout_ms;
+
+	*done = take_done(f, q);
+	if (*done)
+		return 0;
 	for (;;) {
 		int64_t left = deadline - vfe_now_ms();
 		int e;
@@ -308,15 +324,9 @@ int vfe_fuse_poll(struct vfe_fuse *f, unsigned q, int timeout_ms,
 			return -VFE_ETRANSPORT;
 		if (harvest(f, q, NULL))
 			return -VFE_EPROTO;
-		for (unsigned i = 0; i < f->nslots; i++) {
-			struct vfe_fuse_req *r = &f->slots[i];
-
-			if (r->busy && r->done && r->queue == q && r->head >= 0) {
-				r->head = -1;
-				*done = r;
-				return 0;
-			}
-		}
+		*done = take_done(f, q);
+		if (*done)
+			return 0;
 	}
 }
 

@@ -128,6 +128,12 @@ int vfe_fuse_poll(struct vfe_fuse *f, unsigned q, int timeout_ms,
 		  struct vfe_fuse_req **done);
 
 /*
+ * Collect a completion on queue q without waiting.  Returns 0 with *done
+ * set, -EAGAIN when none is pending, -VFE_EPROTO on a bad used entry.
+ */
+int vfe_fuse_reap(struct vfe_fuse *f, unsigned q, struct vfe_fuse_req **done);
+
+/*
  * Wait until r completes, collecting other completions on its queue.
  * Returns r->status, or -VFE_ETRANSPORT on timeout.
  */

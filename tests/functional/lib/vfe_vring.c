@@ -271,8 +271,7 @@ int vfe_vring_get_used(struct vfe_vring *vr, uint32_t *len, void **cookie)
 	return (int)e.id;
 }
 
-/* Consume pending call notifications. Returns true if there were any. */
-static bool drain_call(struct vfe_vring *vr)
+bool vfe_vring_drain_call(struct vfe_vring *vr)
 {
 	uint64_t v;
 
@@ -283,21 +282,26 @@ static bool drain_call(struct vfe_vring *vr)
 	return false;
 }
 
-int vfe_vring_wait(struct vfe_vring *vr, int timeout_ms)
+void vfe_vring_arm(struct vfe_vring *vr)
 {
-	int64_t deadline = vfe_now_ms() + timeout_ms;
-
 	if (vr->event_idx) {
 		*used_event_ptr(vr) = vr->last_used;
 		__atomic_thread_fence(__ATOMIC_SEQ_CST);
 	}
+}
+
+int vfe_vring_wait(struct vfe_vring *vr, int timeout_ms)
+{
+	int64_t deadline = vfe_now_ms() + timeout_ms;
+
+	vfe_vring_arm(vr);
 	for (;;) {
 		struct pollfd pfd = { .fd = vr->call_fd, .events = POLLIN };
 		int64_t left;
 		int r;
 
 		if (vfe_vring_has_used(vr)) {
-			drain_call(vr);
+			vfe_vring_drain_call(vr);
 			return 0;
 		}
 		left = deadline - vfe_now_ms();
@@ -307,13 +311,13 @@ int vfe_vring_wait(struct vfe_vring *vr, int timeout_ms)
 		if (r < 0 && errno != EINTR)
 			return -errno;
 		if (r > 0)
-			drain_call(vr);
+			vfe_vring_drain_call(vr);
 	}
 	if (vfe_vring_has_used(vr)) {
 		/* Grace period: the call may trail the used-idx write. */
 		struct pollfd pfd = { .fd = vr->call_fd, .events = POLLIN };
 
-		if (poll(&pfd, 1, 100) > 0 && drain_call(vr))
+		if (poll(&pfd, 1, 100) > 0 && vfe_vring_drain_call(vr))
 			return 0;
 		vfe_msg_set_error("vring %u: used idx %u advanced but no call notification came",
 				  vr->index, vfe_vring_used_idx(vr));

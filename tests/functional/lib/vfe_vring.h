@@ -134,6 +134,16 @@ bool vfe_vring_has_used(struct vfe_vring *vr);
  */
 int vfe_vring_wait(struct vfe_vring *vr, int timeout_ms);
 
+/*
+ * Ask for a call notification for the next used entry (EVENT_IDX:
+ * used_event = next entry to consume).  For callers polling several call
+ * fds themselves; vfe_vring_wait() does it on its own.
+ */
+void vfe_vring_arm(struct vfe_vring *vr);
+
+/* Consume pending call notifications; true if there were any. */
+bool vfe_vring_drain_call(struct vfe_vring *vr);
+
 /* used->idx as the device last wrote it. */
 uint16_t vfe_vring_used_idx(const struct vfe_vring *vr);
 
