@@ -71,4 +71,93 @@ struct pt_stats {
 /* Fill *st with the current counts. */
 void pt_fs_stats(struct pt_fs *fs, struct pt_stats *st);
 
+/* ---- live migration (pt_mig.c); see docs/migration.md ---- */
+
+/* Hidden directory at the top of the shared dir holding links to
+ * unlinked-but-open files during a migration. */
+#define PT_MIG_DIR ".virtiofsd-c-migration"
+
+/* How the destination finds an inode. */
+enum pt_mig_kind {
+	PT_MIG_ROOT = 0,      /* the shared directory itself */
+	PT_MIG_PATH = 1,      /* name in directory node `parent` */
+	PT_MIG_UNLINKED = 2,  /* name in PT_MIG_DIR; removed after loading */
+	PT_MIG_INVALID = 3,   /* lost on the source: `parent` holds the errno */
+};
+
+/* One inode as migrated.  name is raw bytes (not NUL-terminated, any
+ * encoding), valid during the callback / call only. */
+struct pt_mig_inode {
+	uint64_t nodeid, nlookup, generation, parent;
+	uint8_t kind;
+	const char *name;
+	uint16_t namelen;
+};
+
+/* One open handle as migrated. */
+struct pt_mig_handle {
+	uint64_t fh, nodeid;
+	uint32_t flags;       /* the guest's open flags */
+	uint8_t is_dir;
+};
+
+/*
+ * Source, at save time (rings stopped): find how to reach every inode
+ * (parent + name, linking unlinked-but-open files into PT_MIG_DIR,
+ * inserting "anchor" inodes with lookup count 0 for directories on the
+ * way that the guest does not hold).  Returns 0 or a negative errno.
+ */
+int pt_mig_prepare(struct pt_fs *fs);
+
+/* Call cb for every prepared inode, parents before children (root first).
+ * A non-zero return of cb stops the walk and is returned.  -EINVAL when
+ * pt_mig_prepare() has not run. */
+int pt_mig_foreach_inode(struct pt_fs *fs,
+			 int (*cb)(const struct pt_mig_inode *in, void *arg),
+			 void *arg);
+
+/* Call cb for every open handle; as pt_mig_foreach_inode(). */
+int pt_mig_foreach_handle(struct pt_fs *fs,
+			  int (*cb)(const struct pt_mig_handle *h, void *arg),
+			  void *arg);
+
+/* The next node id and fh the source would hand out. */
+void pt_mig_next_ids(struct pt_fs *fs, uint64_t *next_nodeid,
+		     uint64_t *next_fh);
+
+/* Source: the state was written; drop the anchors and the prepared table
+ * (the hidden links stay: the destination needs them). */
+void pt_mig_save_done(struct pt_fs *fs);
+
+/* Source: the migration failed and the source goes on (rings restarted):
+ * drop the prepared state and remove the hidden links. */
+void pt_mig_abort(struct pt_fs *fs);
+
+struct pt_mig_load;
+
+/*
+ * Destination: start staging a migrated state.  fuse_flags: the FUSE_*
+ * flags the migrated session negotiated (reopen policy).  The tables must
+ * hold nothing but the root.  Returns the loader, or NULL with *err set.
+ */
+struct pt_mig_load *pt_mig_load_begin(struct pt_fs *fs, uint64_t fuse_flags,
+				      int *err);
+
+/* Stage one inode (its parent must be staged already): opens it, touching
+ * no table.  0 or a negative errno (the caller then aborts). */
+int pt_mig_load_inode(struct pt_mig_load *l, const struct pt_mig_inode *in);
+
+/* Stage one handle (its inode must be staged): reopens the file with the
+ * saved flags.  0 or a negative errno. */
+int pt_mig_load_handle(struct pt_mig_load *l, const struct pt_mig_handle *h);
+
+/* Install everything staged into the tables, set the counters to at least
+ * next_nodeid / next_fh, remove the hidden links, free l.  Returns 0 or a
+ * negative errno (then nothing is applied and l is freed). */
+int pt_mig_load_commit(struct pt_mig_load *l, uint64_t next_nodeid,
+		       uint64_t next_fh);
+
+/* Close everything staged and free l; the tables are untouched. */
+void pt_mig_load_abort(struct pt_mig_load *l);
+
 #endif

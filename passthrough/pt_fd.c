@@ -114,6 +114,8 @@ int pt_do_lookup(struct pt_fs *fs, struct pt_inode *parent, const char *name,
 		return r;
 	if (!S_ISDIR(parent->ftype))
 		return -ENOTDIR;
+	if (pt_mig_hidden(parent, name))
+		return -ENOENT;
 
 	if (!strcmp(name, ".") ||
 	    (!strcmp(name, "..") && parent->is_root)) {

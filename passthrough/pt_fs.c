@@ -100,6 +100,7 @@ struct pt_fs *pt_fs_new(const struct pt_config *cfg, int *err)
 	r = pt_cred_setup(fs);
 	if (r)
 		goto fail_proc;
+	pt_mig_cleanup_stale(fs);
 	return fs;
 
 fail_proc:
@@ -120,6 +121,7 @@ void pt_fs_free(struct pt_fs *fs)
 {
 	if (!fs)
 		return;
+	pt_mig_free(fs);
 	pt_htable_destroy(fs);
 	pt_itab_destroy(fs);
 	if (fs->proc_self_fd >= 0)

@@ -405,7 +405,7 @@ int pt_inode_foreach(struct pt_fs *fs,
 /* Insert an inode with a given id and lookup count (migration load). */
 int pt_inode_insert_with_id(struct pt_fs *fs, uint64_t nodeid, int fd,
 			    const struct stat *st, uint64_t mnt_id,
-			    uint64_t nlookup)
+			    uint64_t nlookup, struct pt_inode **out)
 {
 	struct pt_key k = { st->st_dev, st->st_ino, mnt_id };
 	uint64_t h = key_hash(&k);
@@ -417,9 +417,13 @@ int pt_inode_insert_with_id(struct pt_fs *fs, uint64_t nodeid, int fd,
 		/* The root exists already: only its lookup count moves. */
 		close(fd);
 		atomic_store(&fs->root->nlookup, nlookup);
+		if (out) {
+			pt_inode_ref(fs->root);
+			*out = fs->root;
+		}
 		return 0;
 	}
-	if (nodeid == 0 || nlookup == 0) {
+	if (nodeid == 0 || (nlookup == 0 && !out)) {
 		close(fd);
 		return -EINVAL;
 	}
@@ -435,7 +439,9 @@ int pt_inode_insert_with_id(struct pt_fs *fs, uint64_t nodeid, int fd,
 		return -ENOMEM;
 	}
 	in->nodeid = nodeid;
-	atomic_store(&in->nlookup, nlookup);   /* refcount 1 = lookup ref */
+	/* refcount: 1 for the lookup count (if any) + 1 for *out (if any) */
+	atomic_store(&in->nlookup, nlookup);
+	atomic_store(&in->refcount, (uint64_t)(nlookup > 0) + (out != NULL));
 
 	pthread_rwlock_wrlock(&s->lock);
 	other = key_find_locked(s, &k, h);
@@ -449,6 +455,8 @@ int pt_inode_insert_with_id(struct pt_fs *fs, uint64_t nodeid, int fd,
 	}
 	id_insert(fs, in);
 	atomic_fetch_add(&fs->n_inodes, 1);
+	if (out)
+		*out = in;
 
 	next = atomic_load(&fs->next_nodeid);
 	while (next <= nodeid &&

@@ -114,6 +114,9 @@ struct pt_fs {
 	/* Host-side locks: ops exist, but FUSE_POSIX_LOCKS / FLOCK_LOCKS are
 	 * not negotiated yet (guest-local locks migrate with guest RAM). */
 	bool host_locks;
+	/* Migration save state between pt_mig_prepare() and the end of the
+	 * migration (pt_mig.c); owned by the message/transfer thread. */
+	struct pt_mig_src *mig;
 };
 
 /* ---- pt_htab.c ---- */
@@ -184,11 +187,14 @@ int pt_inode_foreach(struct pt_fs *fs,
 /*
  * Insert an inode with a given node id and lookup count (migration load).
  * fd is taken over in all cases.  The id counter is raised past nodeid.
- * Returns 0, -EEXIST (id or key already present) or -ENOMEM.
+ * out (may be NULL): receives the inode with a reference; nlookup may
+ * then be 0 (an inode only held by handles).  Node id 1 only sets the
+ * root's lookup count.
+ * Returns 0, -EINVAL, -EEXIST (id or key already present) or -ENOMEM.
  */
 int pt_inode_insert_with_id(struct pt_fs *fs, uint64_t nodeid, int fd,
 			    const struct stat *st, uint64_t mnt_id,
-			    uint64_t nlookup);
+			    uint64_t nlookup, struct pt_inode **out);
 /* Next node id to hand out / set it (migration). */
 uint64_t pt_inode_next_id(struct pt_fs *fs);
 void pt_inode_set_next_id(struct pt_fs *fs, uint64_t next);
@@ -234,6 +240,16 @@ int pt_handle_insert_with_id(struct pt_fs *fs, uint64_t fh,
 /* Next fh to hand out / set it (migration). */
 uint64_t pt_handle_next_id(struct pt_fs *fs);
 void pt_handle_set_next_id(struct pt_fs *fs, uint64_t next);
+
+/* ---- pt_mig.c ---- */
+
+/* True when name in parent is the hidden migration directory (the guest
+ * never sees it: LOOKUP gives ENOENT, READDIR skips it). */
+bool pt_mig_hidden(const struct pt_inode *parent, const char *name);
+/* Remove a stale hidden directory left by an earlier run (start-up). */
+void pt_mig_cleanup_stale(struct pt_fs *fs);
+/* Free the save state at exit (hidden links are left for the peer). */
+void pt_mig_free(struct pt_fs *fs);
 
 /* ---- pt_cred.c ---- */
 

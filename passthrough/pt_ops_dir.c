@@ -137,6 +137,8 @@ static void do_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 			size_t nl = strlen(d->d_name), es;
 
 			pos += d->d_reclen;
+			if (pt_mig_hidden(h->inode, d->d_name))
+				continue;
 			if (!plus) {
 				struct stat st = { 0 };
 

@@ -1,0 +1,496 @@
+/*
+ * mig_state.c - encoding and decoding of virtiofsd's device state (see
+ * mig_state.h; the format is in docs/migration.md).
+ *
+ * The stream is hostile input: every count is bounded by its section's
+ * length before anything is allocated, every field is read through a
+ * bounds-checked cursor, every id and name is checked by the passthrough
+ * loader, and nothing is applied before the END checksum is verified.
+ *
+ * Threading: runs in the vhost-user transfer thread while every ring is
+ * stopped; no lock of its own.
+ */
+#include <errno.h>
+#include <limits.h>
+#include <stdbool.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <linux/fuse.h>
+
+#include "fuse_virtio.h"
+#include "log.h"
+#include "mig_state.h"
+#include "mig_stream.h"
+#include "passthrough.h"
+
+#ifndef FUSE_DIRECT_IO_ALLOW_MMAP
+#define FUSE_DIRECT_IO_ALLOW_MMAP (1ULL << 36)
+#endif
+
+/* CONFIG section: one byte per field, in this order. */
+enum {
+	CFG_CACHE, CFG_WRITEBACK, CFG_XATTR, CFG_POSIX_ACL, CFG_READDIRPLUS,
+	CFG_ANNOUNCE_SUBMOUNTS, CFG_READONLY, CFG_KILLPRIV_V2,
+	CFG_ALLOW_DIRECT_IO, CFG_ALLOW_MMAP, CFG_SECURITY_LABEL, CFG_N
+};
+
+static double now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
+}
+
+static void config_bytes(const struct pt_config *c, uint8_t *b)
+{
+	b[CFG_CACHE] = (uint8_t)c->cache;
+	b[CFG_WRITEBACK] = c->writeback;
+	b[CFG_XATTR] = c->xattr;
+	b[CFG_POSIX_ACL] = c->posix_acl;
+	b[CFG_READDIRPLUS] = c->readdirplus;
+	b[CFG_ANNOUNCE_SUBMOUNTS] = c->announce_submounts;
+	b[CFG_READONLY] = c->readonly;
+	b[CFG_KILLPRIV_V2] = c->killpriv_v2;
+	b[CFG_ALLOW_DIRECT_IO] = c->allow_direct_io;
+	b[CFG_ALLOW_MMAP] = c->allow_mmap;
+	b[CFG_SECURITY_LABEL] = c->security_label;
+}
+
+/* ---- save ---- */
+
+struct inode_batch {
+	struct mig_writer *w;
+	struct pt_mig_inode *v;   /* names point into the prepared table */
+	size_t n, cap, bytes;
+	uint64_t total, sections;
+};
+
+static void flush_inodes(struct inode_batch *b)
+{
+	if (!b->n)
+		return;
+	mig_w_begin(b->w, MIG_SEC_INODES, MIG_SECF_MUST_UNDERSTAND);
+	mig_w_u32(b->w, (uint32_t)b->n);
+	for (size_t i = 0; i < b->n; i++) {
+		const struct pt_mig_inode *e = &b->v[i];
+
+		mig_w_u64(b->w, e->nodeid);
+		mig_w_u64(b->w, e->nlookup);
+		mig_w_u64(b->w, e->generation);
+		mig_w_u8(b->w, e->kind);
+		mig_w_u64(b->w, e->parent);
+		mig_w_u16(b->w, e->namelen);
+		mig_w_bytes(b->w, e->name, e->namelen);
+	}
+	mig_w_end(b->w);
+	b->total += b->n;
+	b->sections++;
+	b->n = 0;
+	b->bytes = 0;
+}
+
+static int inode_cb(const struct pt_mig_inode *e, void *arg)
+{
+	struct inode_batch *b = arg;
+
+	if (b->n == b->cap) {
+		size_t nc = b->cap ? b->cap * 2 : 1024;
+		struct pt_mig_inode *nv = realloc(b->v, nc * sizeof(*nv));
+
+		if (!nv)
+			return -ENOMEM;
+		b->v = nv;
+		b->cap = nc;
+	}
+	b->v[b->n++] = *e;
+	b->bytes += MIG_INODE_FIXED + e->namelen;
+	if (b->bytes >= MIG_STATE_CHUNK)
+		flush_inodes(b);
+	return 0;
+}
+
+struct handle_list {
+	struct pt_mig_handle *v;
+	size_t n, cap;
+};
+
+static int handle_cb(const struct pt_mig_handle *h, void *arg)
+{
+	struct handle_list *l = arg;
+
+	if (l->n == l->cap) {
+		size_t nc = l->cap ? l->cap * 2 : 256;
+		struct pt_mig_handle *nv = realloc(l->v, nc * sizeof(*nv));
+
+		if (!nv)
+			return -ENOMEM;
+		l->v = nv;
+		l->cap = nc;
+	}
+	l->v[l->n++] = *h;
+	return 0;
+}
+
+static void write_handles(struct mig_writer *w, const struct handle_list *l)
+{
+	const size_t per = MIG_STATE_CHUNK / MIG_HANDLE_LEN;
+
+	for (size_t i = 0; i < l->n; i += per) {
+		size_t n = l->n - i < per ? l->n - i : per;
+
+		mig_w_begin(w, MIG_SEC_HANDLES, MIG_SECF_MUST_UNDERSTAND);
+		mig_w_u32(w, (uint32_t)n);
+		for (size_t j = i; j < i + n; j++) {
+			mig_w_u64(w, l->v[j].fh);
+			mig_w_u64(w, l->v[j].nodeid);
+			mig_w_u32(w, l->v[j].flags);
+			mig_w_u8(w, l->v[j].is_dir);
+		}
+		mig_w_end(w);
+	}
+}
+
+/* Write the whole state to fd; see mig_state.h. */
+int mig_save(struct mig_ctx *ctx, int fd)
+{
+	struct fv_session_state st;
+	struct mig_writer w;
+	struct inode_batch ib = { .w = &w };
+	struct handle_list hl = { 0 };
+	uint8_t cfg[CFG_N];
+	uint64_t next_nodeid, next_fh;
+	double t0 = now_ms();
+	int ret;
+
+	ret = mig_w_init(&w, fd, MIG_STATE_VERSION, MIG_STATE_OLDEST);
+	if (ret)
+		return ret;
+	fuse_session_get_state(ctx->se, &st);
+	mig_w_begin(&w, MIG_SEC_SESSION, MIG_SECF_MUST_UNDERSTAND);
+	mig_w_u8(&w, st.initialized);
+	mig_w_u32(&w, st.minor);
+	mig_w_u64(&w, st.flags);
+	mig_w_u32(&w, st.max_write);
+	mig_w_u32(&w, st.max_readahead);
+	mig_w_u32(&w, st.time_gran);
+	mig_w_u16(&w, st.max_background);
+	mig_w_u16(&w, st.congestion_threshold);
+	mig_w_end(&w);
+
+	config_bytes(ctx->cfg, cfg);
+	mig_w_begin(&w, MIG_SEC_CONFIG, 0);
+	for (unsigned i = 0; i < CFG_N; i++)
+		mig_w_u8(&w, cfg[i]);
+	mig_w_end(&w);
+
+	ret = pt_mig_foreach_inode(ctx->fs, inode_cb, &ib);
+	if (ret)
+		goto fail;
+	flush_inodes(&ib);
+
+	ret = pt_mig_foreach_handle(ctx->fs, handle_cb, &hl);
+	if (ret)
+		goto fail;
+	write_handles(&w, &hl);
+
+	pt_mig_next_ids(ctx->fs, &next_nodeid, &next_fh);
+	mig_w_begin(&w, MIG_SEC_COUNTERS, MIG_SECF_MUST_UNDERSTAND);
+	mig_w_u64(&w, next_nodeid);
+	mig_w_u64(&w, next_fh);
+	mig_w_end(&w);
+
+	free(ib.v);
+	ib.v = NULL;
+	ret = mig_w_finish(&w);
+	if (ret) {
+		LOG_ERR("migration: writing the state: %s", strerror(-ret));
+		goto out;
+	}
+	LOG_INFO("migration: saved %llu inodes (%llu sections), %zu handles, "
+		 "next node id %llu, next fh %llu: %llu bytes in %.1f ms",
+		 (unsigned long long)ib.total, (unsigned long long)ib.sections,
+		 hl.n, (unsigned long long)next_nodeid,
+		 (unsigned long long)next_fh, (unsigned long long)w.total,
+		 now_ms() - t0);
+	goto out;
+fail:
+	LOG_ERR("migration: collecting the state: %s", strerror(-ret));
+	mig_w_abort(&w);
+out:
+	free(ib.v);
+	free(hl.v);
+	return ret;
+}
+
+/* ---- load ---- */
+
+struct loader {
+	struct mig_ctx *ctx;
+	struct pt_mig_load *pl;
+	struct fv_session_state st;
+	uint8_t src_cfg[CFG_N];
+	uint64_t next_nodeid, next_fh;
+	uint64_t inodes, handles;
+	bool have_session, have_config, have_counters;
+};
+
+/* A must-understand section must be consumed exactly. */
+static int cur_done(const struct mig_cur *c, const char *what)
+{
+	if (c->bad || c->left) {
+		LOG_ERR("migration: malformed %s section (%s)", what,
+			c->bad ? "truncated" : "trailing bytes");
+		return -EBADMSG;
+	}
+	return 0;
+}
+
+static int load_session(struct loader *L, struct mig_cur *c)
+{
+	struct fv_session_state *s = &L->st;
+	int err = 0;
+	uint8_t init;
+
+	if (L->have_session) {
+		LOG_ERR("migration: two SESSION sections");
+		return -EBADMSG;
+	}
+	init = mig_c_u8(c);
+	s->minor = mig_c_u32(c);
+	s->flags = mig_c_u64(c);
+	s->max_write = mig_c_u32(c);
+	s->max_readahead = mig_c_u32(c);
+	s->time_gran = mig_c_u32(c);
+	s->max_background = mig_c_u16(c);
+	s->congestion_threshold = mig_c_u16(c);
+	if (cur_done(c, "SESSION"))
+		return -EBADMSG;
+	if (init > 1) {
+		LOG_ERR("migration: SESSION: bad initialized flag %u", init);
+		return -EBADMSG;
+	}
+	s->initialized = init;
+	L->have_session = true;
+	L->pl = pt_mig_load_begin(L->ctx->fs, s->initialized ? s->flags : 0,
+				  &err);
+	return L->pl ? 0 : err;
+}
+
+static int load_config(struct loader *L, struct mig_cur *c)
+{
+	const uint8_t *b;
+
+	/* Informational and extensible: newer sources may append fields. */
+	b = mig_c_bytes(c, CFG_N);
+	if (!b || L->have_config) {
+		LOG_ERR("migration: malformed CONFIG section");
+		return -EBADMSG;
+	}
+	memcpy(L->src_cfg, b, CFG_N);
+	L->have_config = true;
+	return 0;
+}
+
+static int load_inodes(struct loader *L, struct mig_cur *c)
+{
+	uint32_t count;
+
+	if (!L->pl) {
+		LOG_ERR("migration: INODES before SESSION");
+		return -EBADMSG;
+	}
+	count = mig_c_u32(c);
+	if (c->bad || count > c->left / MIG_INODE_FIXED) {
+		LOG_ERR("migration: INODES: count %u does not fit the section "
+			"(%zu bytes)", count, c->left);
+		return -EBADMSG;
+	}
+	for (uint32_t i = 0; i < count; i++) {
+		struct pt_mig_inode e;
+		int ret;
+
+		e.nodeid = mig_c_u64(c);
+		e.nlookup = mig_c_u64(c);
+		e.generation = mig_c_u64(c);
+		e.kind = mig_c_u8(c);
+		e.parent = mig_c_u64(c);
+		e.namelen = mig_c_u16(c);
+		if (e.namelen > NAME_MAX) {
+			LOG_ERR("migration: inode %llu: name length %u",
+				(unsigned long long)e.nodeid, e.namelen);
+			return -EBADMSG;
+		}
+		e.name = mig_c_bytes(c, e.namelen);
+		if (c->bad) {
+			LOG_ERR("migration: INODES section truncated at entry %u",
+				i);
+			return -EBADMSG;
+		}
+		ret = pt_mig_load_inode(L->pl, &e);
+		if (ret)
+			return ret;   /* logged with the node id and name */
+	}
+	L->inodes += count;
+	return cur_done(c, "INODES");
+}
+
+static int load_handles(struct loader *L, struct mig_cur *c)
+{
+	uint32_t count;
+
+	if (!L->pl) {
+		LOG_ERR("migration: HANDLES before SESSION");
+		return -EBADMSG;
+	}
+	count = mig_c_u32(c);
+	if (c->bad || c->left % MIG_HANDLE_LEN ||
+	    count != c->left / MIG_HANDLE_LEN) {
+		LOG_ERR("migration: HANDLES: count %u does not match the section "
+			"(%zu bytes)", count, c->left);
+		return -EBADMSG;
+	}
+	for (uint32_t i = 0; i < count; i++) {
+		struct pt_mig_handle h;
+		int ret;
+
+		h.fh = mig_c_u64(c);
+		h.nodeid = mig_c_u64(c);
+		h.flags = mig_c_u32(c);
+		h.is_dir = mig_c_u8(c);
+		ret = pt_mig_load_handle(L->pl, &h);
+		if (ret)
+			return ret;
+	}
+	L->handles += count;
+	return cur_done(c, "HANDLES");
+}
+
+static int load_counters(struct loader *L, struct mig_cur *c)
+{
+	if (L->have_counters) {
+		LOG_ERR("migration: two COUNTERS sections");
+		return -EBADMSG;
+	}
+	L->next_nodeid = mig_c_u64(c);
+	L->next_fh = mig_c_u64(c);
+	L->have_counters = true;
+	return cur_done(c, "COUNTERS");
+}
+
+/* Can this daemon serve what the guest negotiated with the source? */
+static int check_compat(struct loader *L)
+{
+	const struct pt_config *cfg = L->ctx->cfg;
+	uint64_t f = L->st.initialized ? L->st.flags : 0;
+
+	if ((f & FUSE_WRITEBACK_CACHE) && !cfg->writeback) {
+		LOG_ERR("migration: the guest negotiated the writeback cache but "
+			"this daemon runs without --writeback");
+		return -EINVAL;
+	}
+	if ((f & FUSE_HANDLE_KILLPRIV_V2) && !cfg->killpriv_v2)
+		LOG_WARN("migration: the guest negotiated HANDLE_KILLPRIV_V2, "
+			 "this daemon runs without it; honouring it anyway");
+	if ((f & FUSE_DIRECT_IO_ALLOW_MMAP) && !cfg->allow_mmap)
+		LOG_WARN("migration: the guest negotiated DIRECT_IO_ALLOW_MMAP, "
+			 "this daemon runs without --allow-mmap");
+	if (!L->have_config)
+		return 0;
+	if (L->src_cfg[CFG_XATTR] && !cfg->xattr)
+		LOG_WARN("migration: the source served xattrs, this daemon "
+			 "does not (the guest will get ENOSYS)");
+	if (!L->src_cfg[CFG_READONLY] && cfg->readonly)
+		LOG_WARN("migration: the source was writable, this daemon is "
+			 "--readonly (the guest will get EROFS)");
+	if (L->src_cfg[CFG_CACHE] != (uint8_t)cfg->cache)
+		LOG_WARN("migration: cache mode differs from the source's "
+			 "(%u here, %u there)", (unsigned)cfg->cache,
+			 L->src_cfg[CFG_CACHE]);
+	if (L->src_cfg[CFG_ANNOUNCE_SUBMOUNTS] != cfg->announce_submounts)
+		LOG_WARN("migration: --announce-submounts differs from the "
+			 "source's");
+	return 0;
+}
+
+/* Read, validate and apply a state; see mig_state.h. */
+int mig_load(struct mig_ctx *ctx, int fd)
+{
+	struct loader L = { .ctx = ctx };
+	struct mig_reader r;
+	struct mig_cur c;
+	uint32_t type, flags;
+	double t0 = now_ms();
+	int ret;
+
+	ret = mig_r_init(&r, fd, MIG_STATE_VERSION);
+	if (ret) {
+		LOG_ERR("migration: state header: %s", ret == -EPROTO ?
+			"needs a newer virtiofsd" : strerror(-ret));
+		return ret;
+	}
+	while ((ret = mig_r_next(&r, &type, &flags, &c)) == 1) {
+		switch (type) {
+		case MIG_SEC_SESSION:
+			ret = load_session(&L, &c);
+			break;
+		case MIG_SEC_CONFIG:
+			ret = load_config(&L, &c);
+			break;
+		case MIG_SEC_INODES:
+			ret = load_inodes(&L, &c);
+			break;
+		case MIG_SEC_HANDLES:
+			ret = load_handles(&L, &c);
+			break;
+		case MIG_SEC_COUNTERS:
+			ret = load_counters(&L, &c);
+			break;
+		default:
+			if (flags & MIG_SECF_MUST_UNDERSTAND) {
+				LOG_ERR("migration: unknown must-understand "
+					"section %u", type);
+				ret = -EPROTO;
+			} else {
+				LOG_DBG("migration: skipping unknown section %u",
+					type);
+				ret = 0;
+			}
+			break;
+		}
+		if (ret)
+			goto fail;
+	}
+	if (ret < 0) {
+		LOG_ERR("migration: state stream: %s", ret == -EBADMSG ?
+			"truncated or corrupt (checksum)" : strerror(-ret));
+		goto fail;
+	}
+	if (!L.have_session || !L.have_counters) {
+		LOG_ERR("migration: state without %s section",
+			L.have_session ? "COUNTERS" : "SESSION");
+		ret = -EBADMSG;
+		goto fail;
+	}
+	ret = check_compat(&L);
+	if (ret)
+		goto fail;
+	ret = pt_mig_load_commit(L.pl, L.next_nodeid, L.next_fh);
+	L.pl = NULL;
+	if (ret)
+		goto fail;
+	fuse_session_set_state(ctx->se, &L.st);
+	LOG_INFO("migration: loaded %llu inodes, %llu handles, next node id "
+		 "%llu, next fh %llu: %llu bytes in %.1f ms",
+		 (unsigned long long)L.inodes, (unsigned long long)L.handles,
+		 (unsigned long long)L.next_nodeid,
+		 (unsigned long long)L.next_fh, (unsigned long long)r.total,
+		 now_ms() - t0);
+	mig_r_free(&r);
+	return 0;
+fail:
+	pt_mig_load_abort(L.pl);
+	mig_r_free(&r);
+	return ret;
+}

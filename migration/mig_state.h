@@ -1,0 +1,56 @@
+/*
+ * mig_state.h - the device state of virtiofsd: the FUSE session, the
+ * source's configuration, the inode and handle tables and the id counters,
+ * written into and read from the versioned container of mig_stream.h.
+ * The byte-level format is documented in docs/migration.md.
+ */
+#ifndef MIG_STATE_H
+#define MIG_STATE_H
+
+#include <stdint.h>
+
+struct fuse_session;
+struct pt_fs;
+struct pt_config;
+
+/* Format version written, and the oldest reader version that can load it. */
+#define MIG_STATE_VERSION 1
+#define MIG_STATE_OLDEST 1
+
+/* Section types. */
+enum mig_section {
+	MIG_SEC_SESSION = 1,    /* must-understand */
+	MIG_SEC_CONFIG = 2,     /* informational, checked when present */
+	MIG_SEC_INODES = 3,     /* must-understand, repeated (chunks) */
+	MIG_SEC_HANDLES = 4,    /* must-understand, repeated (chunks) */
+	MIG_SEC_COUNTERS = 5,   /* must-understand */
+};
+
+/* Bytes of table entries per INODES / HANDLES section. */
+#define MIG_STATE_CHUNK (1u << 20)
+
+/* Fixed part of one INODES entry (the name follows) and one HANDLES entry. */
+#define MIG_INODE_FIXED 35
+#define MIG_HANDLE_LEN 21
+
+/* What the state is made of (owned by the caller, outlives the migration). */
+struct mig_ctx {
+	struct fuse_session *se;
+	struct pt_fs *fs;
+	const struct pt_config *cfg;   /* this daemon's configuration */
+};
+
+/*
+ * Write the whole state to fd (the rings are stopped and pt_mig_prepare()
+ * has run).  Returns 0 or a negative errno.
+ */
+int mig_save(struct mig_ctx *ctx, int fd);
+
+/*
+ * Read a state from fd up to EOF, validate all of it, and only then apply
+ * it (tables, counters, session).  Returns 0, or a negative errno with
+ * nothing applied (one line logged saying what failed).
+ */
+int mig_load(struct mig_ctx *ctx, int fd);
+
+#endif

@@ -1,0 +1,1176 @@
+/*
+ * pt_mig.c - the passthrough side of live migration: describing every
+ * inode and handle on the source, rebuilding them on the destination.
+ *
+ * Source (pt_mig_prepare, at save time with every ring stopped, so no
+ * guest op runs concurrently):
+ *   every inode in the table gets a record {nodeid, nlookup, generation,
+ *   kind, parent, name}.  The path comes from readlink of its O_PATH fd in
+ *   /proc/self/fd, made relative to the shared dir (with a '/' boundary),
+ *   and is walked from the root: each directory on the way is looked up by
+ *   identity in the table; one the guest does not hold becomes an
+ *   "anchor" (inserted with lookup count 0, so the guest's counts are not
+ *   touched; the reference we hold keeps it, dropping it frees it).  The
+ *   last component must lead back to the same inode (dev, ino, mount id).
+ *   A file whose path is gone ("(deleted)" or nlink 0) is made reachable
+ *   in the hidden directory PT_MIG_DIR at the top of the shared dir: a
+ *   hard link when the kernel allows one (nlink > 0), else a copy of its
+ *   content and metadata (Linux refuses to link an inode with nlink 0).
+ *   Records are kept in fs->mig until the save is done (anchors dropped)
+ *   or the source resumes (links removed too: pt_mig_abort).
+ *
+ * Destination (pt_mig_load_*): every entry is opened and stat'ed while it
+ * is staged, checked against the others (node ids, fh values and host
+ * identities unique, parents loaded before children), and only
+ * pt_mig_load_commit() touches the tables.
+ *
+ * Locking: called from the vhost-user transfer thread while the rings are
+ * stopped; the table functions take their own shard locks.
+ *
+ * Syscalls: readlinkat, openat, statx, mkdirat, linkat, unlinkat,
+ * getdents64, copy_file_range, read, write, fchmod, fchown, futimens,
+ * close.
+ */
+#include <dirent.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <linux/fuse.h>
+#include "pt_internal.h"
+#include "log.h"
+
+#ifndef FUSE_CREATE_SUPP_GROUP
+#define FUSE_CREATE_SUPP_GROUP (1ULL << 34)
+#endif
+
+#define KIND_UNSET 0xff
+
+/* ---- a small open-addressing index: 64-bit hash -> array index ---- */
+
+struct imap {
+	uint64_t *h;     /* hash + 1 (0 = empty slot) */
+	size_t *idx;
+	size_t cap, n;   /* cap: power of two */
+};
+
+static void imap_free(struct imap *m)
+{
+	free(m->h);
+	free(m->idx);
+	memset(m, 0, sizeof(*m));
+}
+
+static int imap_grow(struct imap *m)
+{
+	struct imap nm = { 0 };
+
+	nm.cap = m->cap ? m->cap * 2 : 64;
+	nm.h = calloc(nm.cap, sizeof(*nm.h));
+	nm.idx = calloc(nm.cap, sizeof(*nm.idx));
+	if (!nm.h || !nm.idx) {
+		imap_free(&nm);
+		return -ENOMEM;
+	}
+	for (size_t i = 0; i < m->cap; i++) {
+		size_t j;
+
+		if (!m->h[i])
+			continue;
+		for (j = m->h[i] & (nm.cap - 1); nm.h[j]; j = (j + 1) & (nm.cap - 1))
+			;
+		nm.h[j] = m->h[i];
+		nm.idx[j] = m->idx[i];
+	}
+	nm.n = m->n;
+	imap_free(m);
+	*m = nm;
+	return 0;
+}
+
+static int imap_add(struct imap *m, uint64_t hash, size_t idx)
+{
+	size_t j;
+
+	if ((m->n + 1) * 2 > m->cap && imap_grow(m))
+		return -ENOMEM;
+	hash = pt_hash64(hash) | 1;
+	for (j = hash & (m->cap - 1); m->h[j]; j = (j + 1) & (m->cap - 1))
+		;
+	m->h[j] = hash;
+	m->idx[j] = idx;
+	m->n++;
+	return 0;
+}
+
+/* Iterate the indices stored under hash: start with *pos = SIZE_MAX. */
+static bool imap_next(const struct imap *m, uint64_t hash, size_t *pos,
+		      size_t *idx)
+{
+	size_t j;
+
+	if (!m->cap)
+		return false;
+	hash = pt_hash64(hash) | 1;
+	j = *pos == SIZE_MAX ? (hash & (m->cap - 1)) : ((*pos + 1) & (m->cap - 1));
+	for (; m->h[j]; j = (j + 1) & (m->cap - 1)) {
+		if (m->h[j] == hash) {
+			*pos = j;
+			*idx = m->idx[j];
+			return true;
+		}
+	}
+	return false;
+}
+
+static uint64_t key_hash(const struct pt_key *k)
+{
+	return k->dev * 0x9e3779b97f4a7c15ULL ^ k->ino ^ (k->mnt_id << 40);
+}
+
+/* ---- source ---- */
+
+struct src_rec {
+	struct pt_inode *in;     /* referenced until pt_mig_save_done() */
+	uint64_t nodeid, nlookup, generation, parent;
+	char *name;
+	uint16_t namelen;
+	uint8_t kind;
+	uint32_t depth;
+};
+
+struct pt_mig_src {
+	struct src_rec *v;
+	size_t n, cap;
+	size_t *order;           /* emission order (by depth) */
+	struct imap by_id;
+	char **links;            /* names created in PT_MIG_DIR */
+	size_t nlinks;
+	int hidden_fd;           /* O_RDONLY|O_DIRECTORY of PT_MIG_DIR or -1 */
+	char root_path[PATH_MAX];
+	size_t root_len;
+	unsigned seq;
+};
+
+/* True when name in parent is the hidden migration directory. */
+bool pt_mig_hidden(const struct pt_inode *parent, const char *name)
+{
+	return parent->is_root && !strcmp(name, PT_MIG_DIR);
+}
+
+static int src_add(struct pt_mig_src *s, struct pt_inode *in)
+{
+	struct src_rec *r;
+
+	if (s->n == s->cap) {
+		size_t nc = s->cap ? s->cap * 2 : 256;
+		struct src_rec *nv = realloc(s->v, nc * sizeof(*nv));
+
+		if (!nv)
+			return -ENOMEM;
+		s->v = nv;
+		s->cap = nc;
+	}
+	if (imap_add(&s->by_id, in->nodeid, s->n))
+		return -ENOMEM;
+	r = &s->v[s->n++];
+	memset(r, 0, sizeof(*r));
+	r->in = in;
+	r->nodeid = in->nodeid;
+	r->nlookup = atomic_load(&in->nlookup);
+	r->generation = in->generation;
+	r->kind = KIND_UNSET;
+	return 0;
+}
+
+static ssize_t src_find(struct pt_mig_src *s, uint64_t nodeid)
+{
+	size_t pos = SIZE_MAX, idx;
+
+	while (imap_next(&s->by_id, nodeid, &pos, &idx))
+		if (s->v[idx].nodeid == nodeid)
+			return (ssize_t)idx;
+	return -1;
+}
+
+struct collect_arg {
+	struct pt_mig_src *s;
+	int err;
+};
+
+/* pt_inode_foreach callback: reference and record every inode. */
+static int collect_cb(struct pt_inode *in, void *arg)
+{
+	struct collect_arg *a = arg;
+
+	a->err = src_add(a->s, in);
+	if (a->err)
+		return 1;
+	pt_inode_ref(in);   /* the inode is live: refcount > 0 */
+	return 0;
+}
+
+static void set_loc(struct src_rec *r, uint8_t kind, uint64_t parent,
+		    const char *name, size_t len, uint32_t depth)
+{
+	r->kind = kind;
+	r->parent = parent;
+	r->depth = depth;
+	free(r->name);
+	r->name = NULL;
+	r->namelen = 0;
+	if (name && len) {
+		r->name = malloc(len);
+		if (r->name) {
+			memcpy(r->name, name, len);
+			r->namelen = (uint16_t)len;
+		} else {
+			r->kind = PT_MIG_INVALID;
+			r->parent = ENOMEM;
+		}
+	}
+}
+
+static void set_invalid(struct src_rec *r, int err, const char *why)
+{
+	LOG_WARN("migration: inode %llu cannot be migrated (%s: %s); the guest "
+		 "will get errors for it after the migration",
+		 (unsigned long long)r->nodeid, why, strerror(err));
+	set_loc(r, PT_MIG_INVALID, (uint64_t)err, NULL, 0, 1);
+}
+
+static int open_hidden(struct pt_fs *fs, struct pt_mig_src *s)
+{
+	int rfd = pt_inode_fd(fs->root);
+
+	if (s->hidden_fd >= 0)
+		return 0;
+	if (mkdirat(rfd, PT_MIG_DIR, 0700) < 0 && errno != EEXIST)
+		return -errno;
+	s->hidden_fd = openat(rfd, PT_MIG_DIR,
+			      O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	return s->hidden_fd < 0 ? -errno : 0;
+}
+
+/* Copy the content and metadata of the open file src into dst. */
+static int copy_file(int src, int dst, const struct stat *st)
+{
+	struct timespec ts[2] = { st->st_atim, st->st_mtim };
+	char buf[65536];
+	ssize_t n;
+
+	for (;;) {
+		n = copy_file_range(src, NULL, dst, NULL, 1 << 30, 0);
+		if (n > 0)
+			continue;
+		if (n == 0)
+			break;
+		if (errno != EXDEV && errno != EINVAL && errno != ENOSYS &&
+		    errno != EOPNOTSUPP)
+			return -errno;
+		/* No in-kernel copy here: fall back to read/write. */
+		while ((n = read(src, buf, sizeof(buf))) > 0) {
+			for (ssize_t off = 0; off < n;) {
+				ssize_t w = write(dst, buf + off, (size_t)(n - off));
+
+				if (w < 0)
+					return -errno;
+				off += w;
+			}
+		}
+		if (n < 0)
+			return -errno;
+		break;
+	}
+	if (fchown(dst, st->st_uid, st->st_gid) < 0)
+		LOG_DBG("migration: fchown of a copied file: %m");
+	if (fchmod(dst, st->st_mode & 07777) < 0)
+		return -errno;
+	if (futimens(dst, ts) < 0)
+		return -errno;
+	return 0;
+}
+
+/* Make an unlinked-but-open regular file reachable in PT_MIG_DIR. */
+static int make_unlinked(struct pt_fs *fs, struct pt_mig_src *s,
+			 struct src_rec *r, const struct stat *st)
+{
+	char fdn[24], name[64];
+	char **nl;
+	int ret, src, dst;
+
+	if (!S_ISREG(r->in->ftype)) {
+		set_invalid(r, ENOENT, "removed, not a regular file");
+		return 0;
+	}
+	ret = open_hidden(fs, s);
+	if (ret) {
+		set_invalid(r, -ret, "cannot create " PT_MIG_DIR);
+		return 0;
+	}
+	nl = realloc(s->links, (s->nlinks + 1) * sizeof(*nl));
+	if (!nl)
+		return -ENOMEM;
+	s->links = nl;
+	snprintf(name, sizeof(name), "%llu-%d-%u",
+		 (unsigned long long)r->nodeid, (int)getpid(), s->seq++);
+	pt_fdname(pt_inode_fd(r->in), fdn, sizeof(fdn));
+	if (linkat(fs->proc_self_fd, fdn, s->hidden_fd, name,
+		   AT_SYMLINK_FOLLOW) < 0) {
+		if (errno != ENOENT) {
+			set_invalid(r, errno, "linkat into " PT_MIG_DIR);
+			return 0;
+		}
+		/* nlink 0: the kernel refuses a new link; copy it. */
+		src = openat(fs->proc_self_fd, fdn, O_RDONLY | O_CLOEXEC);
+		if (src < 0) {
+			set_invalid(r, errno, "reopen of an unlinked file");
+			return 0;
+		}
+		dst = openat(s->hidden_fd, name, O_WRONLY | O_CREAT | O_EXCL |
+			     O_NOFOLLOW | O_CLOEXEC, 0600);
+		if (dst < 0) {
+			ret = -errno;
+			close(src);
+			set_invalid(r, -ret, "create in " PT_MIG_DIR);
+			return 0;
+		}
+		ret = copy_file(src, dst, st);
+		close(src);
+		close(dst);
+		if (ret) {
+			unlinkat(s->hidden_fd, name, 0);
+			set_invalid(r, -ret, "copy of an unlinked file");
+			return 0;
+		}
+		LOG_INFO("migration: inode %llu is unlinked (nlink 0): copied "
+			 "%lld bytes to " PT_MIG_DIR "/%s",
+			 (unsigned long long)r->nodeid, (long long)st->st_size,
+			 name);
+	}
+	s->links[s->nlinks] = strdup(name);
+	if (!s->links[s->nlinks]) {
+		unlinkat(s->hidden_fd, name, 0);
+		return -ENOMEM;
+	}
+	s->nlinks++;
+	set_loc(r, PT_MIG_UNLINKED, 0, name, strlen(name), 1);
+	return 0;
+}
+
+static bool same_key(const struct pt_inode *in, const struct stat *st,
+		     uint64_t mnt_id)
+{
+	return in->key.dev == (uint64_t)st->st_dev &&
+	       in->key.ino == (uint64_t)st->st_ino && in->key.mnt_id == mnt_id;
+}
+
+/* Find parent + name of record idx by walking its /proc path. */
+static int resolve(struct pt_fs *fs, struct pt_mig_src *s, size_t idx)
+{
+	char fdn[24], path[PATH_MAX];
+	struct stat st;
+	uint64_t mnt_id, pid = FUSE_ROOT_ID;
+	int pfd = pt_inode_fd(fs->root), ret;
+	uint32_t depth = 1;
+	ssize_t n;
+	char *p, *end;
+
+	if (s->v[idx].in->is_root) {
+		set_loc(&s->v[idx], PT_MIG_ROOT, 0, NULL, 0, 0);
+		return 0;
+	}
+	pt_fdname(pt_inode_fd(s->v[idx].in), fdn, sizeof(fdn));
+	ret = pt_stat_fd(pt_inode_fd(s->v[idx].in), &st, NULL);
+	if (ret) {
+		set_invalid(&s->v[idx], -ret, "statx");
+		return 0;
+	}
+	n = readlinkat(fs->proc_self_fd, fdn, path, sizeof(path) - 1);
+	if (n < 0 || n >= (ssize_t)sizeof(path) - 1) {
+		set_invalid(&s->v[idx], n < 0 ? errno : ENAMETOOLONG,
+			    "readlink");
+		return 0;
+	}
+	path[n] = 0;
+	if (st.st_nlink == 0 ||
+	    (n > 10 && !strcmp(path + n - 10, " (deleted)")))
+		return make_unlinked(fs, s, &s->v[idx], &st);
+	/* Relative to the shared dir, at a '/' boundary. */
+	if (s->root_len == 1) {
+		p = path + 1;
+	} else if ((size_t)n > s->root_len &&
+		   !memcmp(path, s->root_path, s->root_len) &&
+		   path[s->root_len] == '/') {
+		p = path + s->root_len + 1;
+	} else {
+		set_invalid(&s->v[idx], EXDEV, "outside the shared dir");
+		return 0;
+	}
+	for (;;) {
+		struct pt_inode *x;
+		ssize_t xi;
+		bool last;
+		int fd;
+
+		while (*p == '/')
+			p++;
+		if (!*p) {
+			set_invalid(&s->v[idx], ENOENT, "empty path");
+			return 0;
+		}
+		end = strchr(p, '/');
+		if (end)
+			*end = 0;
+		last = !end || !end[1];
+		if (strlen(p) > NAME_MAX || !strcmp(p, ".") || !strcmp(p, "..")) {
+			set_invalid(&s->v[idx], EINVAL, "path component");
+			return 0;
+		}
+		fd = openat(pfd, p, O_PATH | O_NOFOLLOW | O_CLOEXEC);
+		if (fd < 0) {
+			set_invalid(&s->v[idx], errno, "path walk");
+			return 0;
+		}
+		ret = pt_stat_fd(fd, &st, &mnt_id);
+		if (ret) {
+			close(fd);
+			set_invalid(&s->v[idx], -ret, "path walk");
+			return 0;
+		}
+		if (last) {
+			close(fd);
+			if (!same_key(s->v[idx].in, &st, mnt_id)) {
+				set_invalid(&s->v[idx], ESTALE,
+					    "path leads to another file");
+				return 0;
+			}
+			set_loc(&s->v[idx], PT_MIG_PATH, pid, p, strlen(p),
+				depth);
+			return 0;
+		}
+		if (!S_ISDIR(st.st_mode)) {
+			close(fd);
+			set_invalid(&s->v[idx], ENOTDIR, "path walk");
+			return 0;
+		}
+		/* Intermediate directory: in the table, or an anchor. */
+		ret = pt_inode_find_or_insert(fs, fd, &st, mnt_id, &x);
+		if (ret)
+			return ret;
+		xi = src_find(s, x->nodeid);
+		if (xi < 0) {
+			ret = src_add(s, x);   /* the reference moves in */
+			if (ret) {
+				pt_inode_put(fs, x);
+				return ret;
+			}
+			xi = (ssize_t)s->n - 1;
+		} else {
+			pt_inode_put(fs, x);   /* the record holds one */
+		}
+		if (s->v[xi].kind == KIND_UNSET || s->v[xi].kind == PT_MIG_INVALID)
+			set_loc(&s->v[xi], PT_MIG_PATH, pid, p, strlen(p),
+				depth);
+		else if (s->v[xi].kind != PT_MIG_PATH) {
+			set_invalid(&s->v[idx], EIO, "path through the root "
+				    "or a removed directory");
+			return 0;
+		}
+		pfd = pt_inode_fd(s->v[xi].in);
+		pid = s->v[xi].nodeid;
+		depth = s->v[xi].depth + 1;
+		p = end + 1;
+	}
+}
+
+static struct pt_mig_src *src_sort_ctx;
+
+static int by_depth(const void *a, const void *b)
+{
+	const struct src_rec *x = &src_sort_ctx->v[*(const size_t *)a];
+	const struct src_rec *y = &src_sort_ctx->v[*(const size_t *)b];
+
+	if (x->depth != y->depth)
+		return x->depth < y->depth ? -1 : 1;
+	return x->nodeid < y->nodeid ? -1 : x->nodeid > y->nodeid;
+}
+
+static void src_free(struct pt_fs *fs, struct pt_mig_src *s, bool put)
+{
+	for (size_t i = 0; i < s->n; i++) {
+		if (put && s->v[i].in)
+			pt_inode_put(fs, s->v[i].in);
+		free(s->v[i].name);
+	}
+	free(s->v);
+	free(s->order);
+	imap_free(&s->by_id);
+	s->v = NULL;
+	s->order = NULL;
+	s->n = s->cap = 0;
+}
+
+static void links_remove(struct pt_fs *fs, struct pt_mig_src *s)
+{
+	for (size_t i = 0; i < s->nlinks; i++) {
+		if (s->hidden_fd >= 0 &&
+		    unlinkat(s->hidden_fd, s->links[i], 0) < 0 && errno != ENOENT)
+			LOG_WARN("migration: cannot remove " PT_MIG_DIR "/%s: %m",
+				 s->links[i]);
+		free(s->links[i]);
+	}
+	free(s->links);
+	s->links = NULL;
+	s->nlinks = 0;
+	if (s->hidden_fd >= 0) {
+		close(s->hidden_fd);
+		s->hidden_fd = -1;
+		if (unlinkat(pt_inode_fd(fs->root), PT_MIG_DIR, AT_REMOVEDIR) < 0 &&
+		    errno != ENOENT && errno != ENOTEMPTY)
+			LOG_DBG("migration: rmdir " PT_MIG_DIR ": %m");
+	}
+}
+
+/* Describe every inode for the save; see passthrough.h. */
+int pt_mig_prepare(struct pt_fs *fs)
+{
+	struct pt_mig_src *s;
+	struct collect_arg ca;
+	char fdn[24];
+	ssize_t n;
+	int ret;
+
+	if (fs->mig)
+		pt_mig_abort(fs);   /* an earlier save the source resumed from */
+	s = calloc(1, sizeof(*s));
+	if (!s)
+		return -ENOMEM;
+	s->hidden_fd = -1;
+	fs->mig = s;
+	pt_fdname(pt_inode_fd(fs->root), fdn, sizeof(fdn));
+	n = readlinkat(fs->proc_self_fd, fdn, s->root_path,
+		       sizeof(s->root_path) - 1);
+	if (n <= 0 || n >= (ssize_t)sizeof(s->root_path) - 1) {
+		ret = n < 0 ? -errno : -ENAMETOOLONG;
+		LOG_ERR("migration: readlink of the shared dir: %s",
+			strerror(-ret));
+		goto fail;
+	}
+	s->root_path[n] = 0;
+	s->root_len = (size_t)n;
+
+	ca.s = s;
+	ca.err = 0;
+	pt_inode_foreach(fs, collect_cb, &ca);
+	if (ca.err) {
+		ret = ca.err;
+		goto fail;
+	}
+	/* Records appended by the walks (anchors) are resolved by them. */
+	for (size_t i = 0; i < s->n; i++) {
+		if (s->v[i].kind != KIND_UNSET)
+			continue;
+		ret = resolve(fs, s, i);
+		if (ret) {
+			LOG_ERR("migration: inode %llu: %s",
+				(unsigned long long)s->v[i].nodeid,
+				strerror(-ret));
+			goto fail;
+		}
+	}
+	s->order = malloc((s->n ? s->n : 1) * sizeof(*s->order));
+	if (!s->order) {
+		ret = -ENOMEM;
+		goto fail;
+	}
+	for (size_t i = 0; i < s->n; i++)
+		s->order[i] = i;
+	src_sort_ctx = s;
+	qsort(s->order, s->n, sizeof(*s->order), by_depth);
+	src_sort_ctx = NULL;
+	return 0;
+fail:
+	pt_mig_abort(fs);
+	return ret;
+}
+
+/* Emit every prepared inode, parents first. */
+int pt_mig_foreach_inode(struct pt_fs *fs,
+			 int (*cb)(const struct pt_mig_inode *in, void *arg),
+			 void *arg)
+{
+	struct pt_mig_src *s = fs->mig;
+
+	if (!s || !s->order)
+		return -EINVAL;
+	for (size_t i = 0; i < s->n; i++) {
+		const struct src_rec *r = &s->v[s->order[i]];
+		struct pt_mig_inode e = {
+			.nodeid = r->nodeid, .nlookup = r->nlookup,
+			.generation = r->generation, .parent = r->parent,
+			.kind = r->kind, .name = r->name,
+			.namelen = r->namelen,
+		};
+		int ret = cb(&e, arg);
+
+		if (ret)
+			return ret;
+	}
+	return 0;
+}
+
+struct hcb_arg {
+	int (*cb)(const struct pt_mig_handle *h, void *arg);
+	void *arg;
+};
+
+static int handle_cb(struct pt_handle *h, void *arg)
+{
+	struct hcb_arg *a = arg;
+	struct pt_mig_handle e = {
+		.fh = h->fh, .nodeid = h->inode->nodeid,
+		.flags = (uint32_t)h->flags, .is_dir = h->is_dir,
+	};
+
+	return a->cb(&e, a->arg);
+}
+
+/* Emit every open handle. */
+int pt_mig_foreach_handle(struct pt_fs *fs,
+			  int (*cb)(const struct pt_mig_handle *h, void *arg),
+			  void *arg)
+{
+	struct hcb_arg a = { cb, arg };
+
+	return pt_handle_foreach(fs, handle_cb, &a);
+}
+
+/* The counters to continue from. */
+void pt_mig_next_ids(struct pt_fs *fs, uint64_t *next_nodeid,
+		     uint64_t *next_fh)
+{
+	*next_nodeid = pt_inode_next_id(fs);
+	*next_fh = pt_handle_next_id(fs);
+}
+
+/* Drop anchors and records after a save; the links stay. */
+void pt_mig_save_done(struct pt_fs *fs)
+{
+	if (fs->mig)
+		src_free(fs, fs->mig, true);
+}
+
+/* Forget a save: records, anchors and hidden links. */
+void pt_mig_abort(struct pt_fs *fs)
+{
+	struct pt_mig_src *s = fs->mig;
+
+	if (!s)
+		return;
+	src_free(fs, s, true);
+	if (s->nlinks)
+		LOG_INFO("migration: removing %zu hidden link(s) of unlinked files",
+			 s->nlinks);
+	links_remove(fs, s);
+	free(s);
+	fs->mig = NULL;
+}
+
+/* Free the save state at exit (links are left for the destination). */
+void pt_mig_free(struct pt_fs *fs)
+{
+	struct pt_mig_src *s = fs->mig;
+
+	if (!s)
+		return;
+	src_free(fs, s, false);   /* the tables are freed wholesale */
+	for (size_t i = 0; i < s->nlinks; i++)
+		free(s->links[i]);
+	free(s->links);
+	if (s->hidden_fd >= 0)
+		close(s->hidden_fd);
+	free(s);
+	fs->mig = NULL;
+}
+
+/* Remove a stale PT_MIG_DIR (its entries, then itself). */
+void pt_mig_cleanup_stale(struct pt_fs *fs)
+{
+	int rfd = pt_inode_fd(fs->root), dfd;
+	unsigned removed = 0;
+	DIR *d;
+	struct dirent *de;
+
+	dfd = openat(rfd, PT_MIG_DIR, O_RDONLY | O_DIRECTORY | O_NOFOLLOW |
+		     O_CLOEXEC);
+	if (dfd < 0)
+		return;
+	d = fdopendir(dfd);
+	if (!d) {
+		close(dfd);
+		return;
+	}
+	while ((de = readdir(d))) {
+		if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
+			continue;
+		if (unlinkat(dirfd(d), de->d_name, 0) == 0)
+			removed++;
+	}
+	closedir(d);
+	if (unlinkat(rfd, PT_MIG_DIR, AT_REMOVEDIR) < 0)
+		LOG_WARN("migration: cannot remove stale " PT_MIG_DIR ": %m");
+	else
+		LOG_INFO("migration: removed a stale " PT_MIG_DIR " (%u entries)",
+			 removed);
+}
+
+/* ---- destination ---- */
+
+struct ld_ino {
+	uint64_t nodeid, nlookup, generation;
+	int fd;                 /* O_PATH; -1 for the root and INVALID */
+	struct stat st;
+	uint64_t mnt_id;
+	char *unlink_name;      /* UNLINKED: name in PT_MIG_DIR */
+	bool invalid, is_root, used;
+};
+
+struct ld_hnd {
+	uint64_t fh;
+	size_t ino;
+	int fd, flags;
+	bool is_dir;
+};
+
+struct pt_mig_load {
+	struct pt_fs *fs;
+	struct ld_ino *iv;
+	size_t in, icap;
+	struct ld_hnd *hv;
+	size_t hn, hcap;
+	struct imap by_id, by_key, by_fh;
+	int hidden_fd;
+	uint64_t max_nodeid, max_fh;
+	size_t skipped;
+	bool old_wb, old_sg, old_kp;
+};
+
+/* Stage a migrated state; see passthrough.h. */
+struct pt_mig_load *pt_mig_load_begin(struct pt_fs *fs, uint64_t fuse_flags,
+				      int *err)
+{
+	struct pt_mig_load *l;
+
+	if (atomic_load(&fs->n_inodes) != 1 || atomic_load(&fs->n_handles)) {
+		LOG_ERR("migration: load into a file system in use (%llu inodes, "
+			"%llu handles)",
+			(unsigned long long)atomic_load(&fs->n_inodes),
+			(unsigned long long)atomic_load(&fs->n_handles));
+		*err = -EBUSY;
+		return NULL;
+	}
+	l = calloc(1, sizeof(*l));
+	if (!l) {
+		*err = -ENOMEM;
+		return NULL;
+	}
+	l->fs = fs;
+	l->hidden_fd = -1;
+	/* The reopen policy (pt_open_flags) follows the migrated session. */
+	l->old_wb = atomic_exchange(&fs->writeback,
+				    !!(fuse_flags & FUSE_WRITEBACK_CACHE));
+	l->old_sg = atomic_exchange(&fs->supp_group,
+				    !!(fuse_flags & FUSE_CREATE_SUPP_GROUP));
+	l->old_kp = atomic_exchange(&fs->killpriv_v2,
+				    !!(fuse_flags & FUSE_HANDLE_KILLPRIV_V2));
+	return l;
+}
+
+static ssize_t ld_find(const struct pt_mig_load *l, uint64_t nodeid)
+{
+	size_t pos = SIZE_MAX, idx;
+
+	while (imap_next(&l->by_id, nodeid, &pos, &idx))
+		if (l->iv[idx].nodeid == nodeid)
+			return (ssize_t)idx;
+	return -1;
+}
+
+static bool ld_key_taken(const struct pt_mig_load *l, const struct stat *st,
+			 uint64_t mnt_id)
+{
+	struct pt_key k = { st->st_dev, st->st_ino, mnt_id };
+	size_t pos = SIZE_MAX, idx;
+
+	if (same_key(l->fs->root, st, mnt_id))
+		return true;
+	while (imap_next(&l->by_key, key_hash(&k), &pos, &idx)) {
+		const struct ld_ino *e = &l->iv[idx];
+
+		if (e->st.st_dev == st->st_dev && e->st.st_ino == st->st_ino &&
+		    e->mnt_id == mnt_id)
+			return true;
+	}
+	return false;
+}
+
+/* A name from the stream: one component, not "." / "..", no NUL. */
+static int check_name(const char *name, uint16_t len, char *out)
+{
+	if (!name || len == 0 || len > NAME_MAX)
+		return -EINVAL;
+	if (memchr(name, '/', len) || memchr(name, 0, len))
+		return -EINVAL;
+	if ((len == 1 && name[0] == '.') ||
+	    (len == 2 && name[0] == '.' && name[1] == '.'))
+		return -EINVAL;
+	memcpy(out, name, len);
+	out[len] = 0;
+	return 0;
+}
+
+/* Stage one inode; see passthrough.h. */
+int pt_mig_load_inode(struct pt_mig_load *l, const struct pt_mig_inode *e)
+{
+	struct pt_fs *fs = l->fs;
+	struct ld_ino x = { .nodeid = e->nodeid, .nlookup = e->nlookup,
+			    .generation = e->generation, .fd = -1 };
+	char name[NAME_MAX + 1];
+	int ret, pfd;
+
+	if (e->nodeid == 0 || ld_find(l, e->nodeid) >= 0) {
+		LOG_ERR("migration: inode %llu: invalid or duplicate node id",
+			(unsigned long long)e->nodeid);
+		return e->nodeid ? -EEXIST : -EINVAL;
+	}
+	switch (e->kind) {
+	case PT_MIG_ROOT:
+		if (e->nodeid != FUSE_ROOT_ID || e->namelen) {
+			LOG_ERR("migration: root entry with node id %llu",
+				(unsigned long long)e->nodeid);
+			return -EINVAL;
+		}
+		x.is_root = true;
+		break;
+	case PT_MIG_INVALID:
+		if (e->nodeid == FUSE_ROOT_ID)
+			return -EINVAL;
+		LOG_WARN("migration: inode %llu was lost on the source (%s); the "
+			 "guest will get errors for it",
+			 (unsigned long long)e->nodeid,
+			 e->parent < 4096 ? strerror((int)e->parent) : "?");
+		x.invalid = true;
+		l->skipped++;
+		break;
+	case PT_MIG_PATH:
+	case PT_MIG_UNLINKED:
+		if (e->nodeid == FUSE_ROOT_ID)
+			return -EINVAL;
+		ret = check_name(e->name, e->namelen, name);
+		if (ret) {
+			LOG_ERR("migration: inode %llu: invalid name",
+				(unsigned long long)e->nodeid);
+			return ret;
+		}
+		if (e->kind == PT_MIG_UNLINKED) {
+			if (l->hidden_fd < 0)
+				l->hidden_fd = openat(pt_inode_fd(fs->root),
+						      PT_MIG_DIR, O_RDONLY |
+						      O_DIRECTORY | O_NOFOLLOW |
+						      O_CLOEXEC);
+			if (l->hidden_fd < 0) {
+				ret = -errno;
+				LOG_ERR("migration: inode %llu (unlinked file): "
+					"cannot open " PT_MIG_DIR ": %s",
+					(unsigned long long)e->nodeid,
+					strerror(-ret));
+				return ret;
+			}
+			pfd = l->hidden_fd;
+		} else {
+			ssize_t pi = ld_find(l, e->parent);
+
+			if (pi < 0 || l->iv[pi].invalid ||
+			    !S_ISDIR(l->iv[pi].is_root ? S_IFDIR :
+				     l->iv[pi].st.st_mode)) {
+				LOG_ERR("migration: inode %llu (\"%s\"): parent "
+					"%llu not loaded before it or not a "
+					"directory", (unsigned long long)e->nodeid,
+					name, (unsigned long long)e->parent);
+				return -EINVAL;
+			}
+			if (l->iv[pi].is_root && !strcmp(name, PT_MIG_DIR))
+				return -EINVAL;
+			pfd = l->iv[pi].is_root ? pt_inode_fd(fs->root) :
+						  l->iv[pi].fd;
+		}
+		x.fd = openat(pfd, name, O_PATH | O_NOFOLLOW | O_CLOEXEC);
+		if (x.fd < 0) {
+			ret = -errno;
+			LOG_ERR("migration: inode %llu: cannot open \"%s\" in "
+				"%s %llu: %s", (unsigned long long)e->nodeid,
+				name, e->kind == PT_MIG_UNLINKED ? PT_MIG_DIR :
+				"parent", (unsigned long long)e->parent,
+				strerror(-ret));
+			return ret;
+		}
+		ret = pt_stat_fd(x.fd, &x.st, &x.mnt_id);
+		if (!ret && ld_key_taken(l, &x.st, x.mnt_id))
+			ret = -EEXIST;
+		if (ret) {
+			LOG_ERR("migration: inode %llu (\"%s\"): %s",
+				(unsigned long long)e->nodeid, name,
+				ret == -EEXIST ? "same host file as another "
+				"migrated inode" : strerror(-ret));
+			close(x.fd);
+			return ret;
+		}
+		if (e->kind == PT_MIG_UNLINKED) {
+			x.unlink_name = strdup(name);
+			if (!x.unlink_name) {
+				close(x.fd);
+				return -ENOMEM;
+			}
+		}
+		break;
+	default:
+		LOG_ERR("migration: inode %llu: unknown kind %u",
+			(unsigned long long)e->nodeid, e->kind);
+		return -EINVAL;
+	}
+	if (l->in == l->icap) {
+		size_t nc = l->icap ? l->icap * 2 : 256;
+		struct ld_ino *nv = realloc(l->iv, nc * sizeof(*nv));
+
+		if (!nv)
+			goto nomem;
+		l->iv = nv;
+		l->icap = nc;
+	}
+	if (imap_add(&l->by_id, x.nodeid, l->in))
+		goto nomem;
+	if (x.fd >= 0) {
+		struct pt_key k = { x.st.st_dev, x.st.st_ino, x.mnt_id };
+
+		if (imap_add(&l->by_key, key_hash(&k), l->in))
+			goto nomem;   /* by_id holds a stale index: abort only */
+	}
+	l->iv[l->in++] = x;
+	if (x.nodeid > l->max_nodeid)
+		l->max_nodeid = x.nodeid;
+	return 0;
+nomem:
+	if (x.fd >= 0)
+		close(x.fd);
+	free(x.unlink_name);
+	return -ENOMEM;
+}
+
+/* Stage one handle; see passthrough.h. */
+int pt_mig_load_handle(struct pt_mig_load *l, const struct pt_mig_handle *h)
+{
+	struct pt_fs *fs = l->fs;
+	size_t pos = SIZE_MAX, idx;
+	struct ld_ino *x;
+	struct ld_hnd y;
+	ssize_t ii;
+	char fdn[24];
+	int flags;
+
+	if (h->fh == 0 || h->is_dir > 1) {
+		LOG_ERR("migration: handle %llu: invalid", (unsigned long long)h->fh);
+		return -EINVAL;
+	}
+	while (imap_next(&l->by_fh, h->fh, &pos, &idx)) {
+		if (l->hv[idx].fh == h->fh) {
+			LOG_ERR("migration: handle %llu: duplicate",
+				(unsigned long long)h->fh);
+			return -EEXIST;
+		}
+	}
+	ii = ld_find(l, h->nodeid);
+	if (ii < 0) {
+		LOG_ERR("migration: handle %llu: inode %llu not in the stream",
+			(unsigned long long)h->fh, (unsigned long long)h->nodeid);
+		return -EINVAL;
+	}
+	x = &l->iv[ii];
+	if (x->invalid) {
+		LOG_WARN("migration: handle %llu of lost inode %llu dropped",
+			 (unsigned long long)h->fh, (unsigned long long)h->nodeid);
+		l->skipped++;
+		if (h->fh > l->max_fh)
+			l->max_fh = h->fh;
+		return 0;
+	}
+	if (x->is_root) {
+		if (!h->is_dir)
+			return -EINVAL;
+		pt_fdname(pt_inode_fd(fs->root), fdn, sizeof(fdn));
+	} else {
+		if (h->is_dir ? !S_ISDIR(x->st.st_mode) : !S_ISREG(x->st.st_mode)) {
+			LOG_ERR("migration: handle %llu: inode %llu has the "
+				"wrong type", (unsigned long long)h->fh,
+				(unsigned long long)h->nodeid);
+			return -EINVAL;
+		}
+		pt_fdname(x->fd, fdn, sizeof(fdn));
+	}
+	if (h->is_dir)
+		flags = O_RDONLY | O_DIRECTORY | O_NONBLOCK | O_CLOEXEC;
+	else   /* never truncate again, never create */
+		flags = pt_open_flags(fs, (int)h->flags) & ~(O_TRUNC | O_DIRECTORY);
+	y.fd = openat(fs->proc_self_fd, fdn, flags);
+	if (y.fd < 0) {
+		int ret = -errno;
+
+		LOG_ERR("migration: handle %llu of inode %llu: reopen with "
+			"flags %#x: %s", (unsigned long long)h->fh,
+			(unsigned long long)h->nodeid, h->flags, strerror(-ret));
+		return ret;
+	}
+	y.fh = h->fh;
+	y.ino = (size_t)ii;
+	y.flags = (int)h->flags;
+	y.is_dir = h->is_dir;
+	if (l->hn == l->hcap) {
+		size_t nc = l->hcap ? l->hcap * 2 : 64;
+		struct ld_hnd *nv = realloc(l->hv, nc * sizeof(*nv));
+
+		if (!nv) {
+			close(y.fd);
+			return -ENOMEM;
+		}
+		l->hv = nv;
+		l->hcap = nc;
+	}
+	if (imap_add(&l->by_fh, y.fh, l->hn)) {
+		close(y.fd);
+		return -ENOMEM;
+	}
+	l->hv[l->hn++] = y;
+	x->used = true;
+	if (h->fh > l->max_fh)
+		l->max_fh = h->fh;
+	return 0;
+}
+
+static void ld_free(struct pt_mig_load *l)
+{
+	for (size_t i = 0; i < l->in; i++) {
+		if (l->iv[i].fd >= 0)
+			close(l->iv[i].fd);
+		free(l->iv[i].unlink_name);
+	}
+	for (size_t i = 0; i < l->hn; i++)
+		if (l->hv[i].fd >= 0)
+			close(l->hv[i].fd);
+	if (l->hidden_fd >= 0)
+		close(l->hidden_fd);
+	free(l->iv);
+	free(l->hv);
+	imap_free(&l->by_id);
+	imap_free(&l->by_key);
+	imap_free(&l->by_fh);
+	free(l);
+}
+
+/* Close everything staged; the tables are untouched. */
+void pt_mig_load_abort(struct pt_mig_load *l)
+{
+	if (!l)
+		return;
+	atomic_store(&l->fs->writeback, l->old_wb);
+	atomic_store(&l->fs->supp_group, l->old_sg);
+	atomic_store(&l->fs->killpriv_v2, l->old_kp);
+	ld_free(l);
+}
+
+/* Install the staged state; see passthrough.h. */
+int pt_mig_load_commit(struct pt_mig_load *l, uint64_t next_nodeid,
+		       uint64_t next_fh)
+{
+	struct pt_fs *fs = l->fs;
+	struct pt_inode **ins;
+	int ret = 0;
+
+	if (next_nodeid <= l->max_nodeid || next_nodeid <= FUSE_ROOT_ID ||
+	    next_fh <= l->max_fh || next_fh == 0) {
+		LOG_ERR("migration: counters (next node id %llu, next fh %llu) "
+			"not past the migrated ids (%llu, %llu)",
+			(unsigned long long)next_nodeid,
+			(unsigned long long)next_fh,
+			(unsigned long long)l->max_nodeid,
+			(unsigned long long)l->max_fh);
+		pt_mig_load_abort(l);
+		return -EINVAL;
+	}
+	ins = calloc(l->in ? l->in : 1, sizeof(*ins));
+	if (!ins) {
+		pt_mig_load_abort(l);
+		return -ENOMEM;
+	}
+	for (size_t i = 0; i < l->in && !ret; i++) {
+		struct ld_ino *x = &l->iv[i];
+
+		if (x->invalid)
+			continue;
+		if (x->is_root) {
+			atomic_store(&fs->root->nlookup, x->nlookup);
+			pt_inode_ref(fs->root);
+			ins[i] = fs->root;
+			continue;
+		}
+		if (!x->nlookup && !x->used)
+			continue;   /* an anchor: only needed to open children */
+		ret = pt_inode_insert_with_id(fs, x->nodeid, x->fd, &x->st,
+					      x->mnt_id, x->nlookup, &ins[i]);
+		x->fd = -1;   /* taken over */
+		if (!ret)
+			ins[i]->generation = x->generation;
+	}
+	for (size_t i = 0; i < l->hn && !ret; i++) {
+		struct ld_hnd *y = &l->hv[i];
+
+		ret = pt_handle_insert_with_id(fs, y->fh, ins[y->ino], y->fd,
+					       y->flags, y->is_dir);
+		y->fd = -1;
+	}
+	for (size_t i = 0; i < l->in; i++)
+		if (ins[i])
+			pt_inode_put(fs, ins[i]);
+	free(ins);
+	if (ret) {
+		/* Only possible on ENOMEM (everything else was checked while
+		 * staging): back to the empty tables we started from. */
+		LOG_ERR("migration: installing the tables: %s", strerror(-ret));
+		pt_handle_release_all(fs);
+		pt_inode_forget_all(fs);
+		atomic_store(&fs->root->nlookup, 0);
+		pt_mig_load_abort(l);
+		return ret;
+	}
+	if (pt_inode_next_id(fs) < next_nodeid)
+		pt_inode_set_next_id(fs, next_nodeid);
+	if (pt_handle_next_id(fs) < next_fh)
+		pt_handle_set_next_id(fs, next_fh);
+	/* The unlinked files are held by our fds now: drop their names. */
+	for (size_t i = 0; i < l->in; i++) {
+		if (l->iv[i].unlink_name && l->hidden_fd >= 0 &&
+		    unlinkat(l->hidden_fd, l->iv[i].unlink_name, 0) < 0)
+			LOG_WARN("migration: cannot remove " PT_MIG_DIR "/%s: %m",
+				 l->iv[i].unlink_name);
+	}
+	if (l->hidden_fd >= 0 &&
+	    unlinkat(pt_inode_fd(fs->root), PT_MIG_DIR, AT_REMOVEDIR) < 0 &&
+	    errno != ENOTEMPTY && errno != ENOENT)
+		LOG_DBG("migration: rmdir " PT_MIG_DIR ": %m");
+	if (l->skipped)
+		LOG_WARN("migration: %zu lost inode(s)/handle(s) not restored",
+			 l->skipped);
+	ld_free(l);
+	return 0;
+}
