@@ -17,6 +17,7 @@
 
 #include "fuse_virtio.h"
 #include "log.h"
+#include "mig_state.h"
 #include "options.h"
 #include "passthrough.h"
 #include "vu_dev.h"
@@ -87,6 +88,46 @@ static int lock_pid_file(const char *socket_path)
 	return fd;
 }
 
+/*
+ * Device-state hooks (vu_state_ops) over the migration context.
+ * log_start/log_stop are not installed: the paths are collected at save
+ * time, while the rings are stopped (no pre-copy work yet).
+ */
+static int state_save(void *opaque, int fd)
+{
+	struct mig_ctx *ctx = opaque;
+	int ret = pt_mig_prepare(ctx->fs);
+
+	if (ret)
+		return ret;
+	ret = mig_save(ctx, fd);
+	if (ret)
+		pt_mig_abort(ctx->fs);
+	else
+		pt_mig_save_done(ctx->fs);   /* links stay for the destination */
+	return ret;
+}
+
+static int state_load(void *opaque, int fd)
+{
+	return mig_load(opaque, fd);
+}
+
+/* The source resumes after a save (migration failed or cancelled). */
+static void state_resumed(void *opaque)
+{
+	struct mig_ctx *ctx = opaque;
+
+	LOG_INFO("migration: rings restarted after a save, resuming");
+	pt_mig_abort(ctx->fs);
+}
+
+static const struct vu_state_ops state_ops = {
+	.save = state_save,
+	.load = state_load,
+	.resumed = state_resumed,
+};
+
 static int set_rlimit(const struct vfs_options *o)
 {
 	struct rlimit rl;
@@ -123,12 +164,13 @@ int main(int argc, char **argv)
 	struct fuse_session *se;
 	struct pt_fs *fs;
 	struct vu_dev *dev;
+	struct mig_ctx mig;
 	int listen_fd, conn, pid_fd = -1, err = 0, ret;
 
 	if (vfs_parse_options(argc, argv, &o))
 		return 1;
 	if (o.print_capabilities) {
-		printf("{\"type\": \"fs\", \"features\": [\"separate-options\"]}\n");
+		printf("{\"type\": \"fs\", \"features\": [\"migrate-precopy\", \"separate-options\"]}\n");
 		return 0;
 	}
 	if (o.help) {
@@ -196,6 +238,8 @@ int main(int argc, char **argv)
 		LOG_ERR("device init: %s", strerror(-ret));
 		return 1;
 	}
+	mig = (struct mig_ctx){ .se = se, .fs = fs, .cfg = &o.pt };
+	vu_dev_set_state_ops(dev, &state_ops, &mig);
 	ret = vu_dev_serve(dev);
 	vu_dev_destroy(dev);
 	close(conn);

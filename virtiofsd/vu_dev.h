@@ -45,6 +45,11 @@ struct vu_state_ops {
 	/* Read the state from fd up to EOF, validate and apply it.
 	 * Returns 0 or a negative errno (then nothing was applied). */
 	int (*load)(void *opaque, int fd);
+	/* A ring was started again after a save: the migration failed or
+	 * was cancelled and this daemon goes on serving (drop whatever the
+	 * save left for the destination).  May be NULL.  Called on the
+	 * message thread, after the transfer thread has ended. */
+	void (*resumed)(void *opaque);
 };
 
 struct vu_dev {
@@ -66,6 +71,7 @@ struct vu_dev {
 	int xfer_result;
 	int xfer_fd;
 	uint32_t xfer_direction;
+	bool xfer_saved;              /* a save ran; rings not restarted since */
 };
 
 /* Virtio feature bits we offer. */

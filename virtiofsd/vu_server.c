@@ -454,6 +454,8 @@ static int h_get_vring_base(struct vu_dev *dev, struct vu_msg *m)
 	return H_REPLY;
 }
 
+static void xfer_join(struct vu_dev *dev);
+
 /* Start vq if it is fully configured.  Returns 0 or a negative errno. */
 static int try_start(struct vu_dev *dev, struct vq *vq)
 {
@@ -461,6 +463,14 @@ static int try_start(struct vu_dev *dev, struct vq *vq)
 
 	if (vq->started || vq->kick_fd < 0)
 		return 0;
+	if (dev->xfer_running || dev->xfer_saved) {
+		/* Rings restart after a save: the source goes on. */
+		xfer_join(dev);
+		if (dev->xfer_saved && dev->state_ops &&
+		    dev->state_ops->resumed)
+			dev->state_ops->resumed(dev->state_opaque);
+		dev->xfer_saved = false;
+	}
 	if (!vq->num || !vq->addr_set) {
 		LOG_ERR("queue %u: kick before size and addresses", vq->index);
 		return -EINVAL;
@@ -592,10 +602,12 @@ static void *xfer_main(void *arg)
 	const struct vu_state_ops *ops = dev->state_ops;
 
 	pthread_setname_np(pthread_self(), "state-xfer");
-	if (dev->xfer_direction == 0)
+	if (dev->xfer_direction == 0) {
 		dev->xfer_result = ops->save(dev->state_opaque, dev->xfer_fd);
-	else
+		dev->xfer_saved = true;
+	} else {
 		dev->xfer_result = ops->load(dev->state_opaque, dev->xfer_fd);
+	}
 	close(dev->xfer_fd);
 	dev->xfer_fd = -1;
 	return NULL;

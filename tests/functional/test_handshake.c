@@ -19,7 +19,7 @@
 
 /* Set to 1 once the daemon offers DEVICE_STATE (migration work). */
 #ifndef VFE_EXPECT_DEVICE_STATE
-#define VFE_EXPECT_DEVICE_STATE 0
+#define VFE_EXPECT_DEVICE_STATE 1
 #endif
 
 /* Read a host file of the shared directory into buf; returns its size. */
