@@ -234,6 +234,8 @@ int main(int argc, char **argv)
 	LOG_INFO("front-end connected");
 
 	ret = vu_dev_init(dev, conn, se);
+	if (!ret)
+		ret = vq_pool_start(dev, o.thread_pool_size);
 	if (ret) {
 		LOG_ERR("device init: %s", strerror(-ret));
 		return 1;

@@ -24,6 +24,8 @@ int vq_init(struct vq *vq, struct vu_dev *dev, unsigned index)
 	if (vq->ctl_fd < 0)
 		return -errno;
 	pthread_mutex_init(&vq->call_lock, NULL);
+	pthread_mutex_init(&vq->push_lock, NULL);
+	pthread_cond_init(&vq->drained, NULL);
 	return 0;
 }
 
@@ -41,6 +43,8 @@ void vq_destroy(struct vq *vq)
 	close_fd(&vq->err_fd);
 	close_fd(&vq->ctl_fd);
 	pthread_mutex_destroy(&vq->call_lock);
+	pthread_mutex_destroy(&vq->push_lock);
+	pthread_cond_destroy(&vq->drained);
 	if (vq->worker)
 		fuse_worker_free(vq->worker);
 	vq->worker = NULL;

@@ -7,12 +7,14 @@
  * every index read from the guest is validated before use, and each
  * descriptor is copied out once.
  *
- * Locking: the ring's processing state (last_avail_idx, used_idx,
- * signalled_used) belongs to the queue thread while the ring is started;
- * the message thread touches it only while the ring is stopped.  Pointers
- * into guest memory are valid while the caller holds the device's
- * mem_lock for reading.  call_lock guards call_fd against replacement while
- * a notification is being sent.
+ * Locking: last_avail_idx belongs to the queue thread while the ring is
+ * started (it alone pops); used_idx and signalled_used are changed under
+ * push_lock (the queue thread and pool workers push); the message thread
+ * touches them only while the ring is stopped and drained.  Pointers into
+ * guest memory are valid while the caller is inside the device's mem_gate.
+ * call_lock guards call_fd against replacement while a notification is
+ * being sent.  inflight (under push_lock) counts popped requests not yet
+ * pushed; drained is signalled when it drops to 0.
  */
 #ifndef VQ_H
 #define VQ_H
@@ -77,6 +79,10 @@ struct vq {
 	bool broken;                      /* unusable until reconfigured */
 	int ctl_fd;                       /* eventfd waking the queue thread */
 	pthread_t thread;
+
+	pthread_mutex_t push_lock;
+	pthread_cond_t drained;
+	unsigned inflight;
 
 	struct fuse_worker *worker;
 	struct vq_elem *elem;             /* scratch of the queue thread */

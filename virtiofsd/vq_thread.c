@@ -1,10 +1,12 @@
 /*
  * vq_thread.c - one thread per started virtqueue: wait for kicks, pop
- * requests, run them through the FUSE session, push replies, notify.
+ * requests, run them through the FUSE session (inline, or on the worker
+ * pool when there is one), push replies, notify.
  *
- * A request is completed and pushed before the thread looks at the stop
- * flag again, so vq_thread_stop() (GET_VRING_BASE) returns only once every
- * popped request is on the used ring.
+ * Suspend guarantee: vq_thread_stop() (GET_VRING_BASE) first joins the
+ * queue thread, which pushes the request in hand before it looks at its
+ * stop flag again, then waits until every request handed to the pool has
+ * been pushed.  When it returns, the ring writes no more guest memory.
  */
 #include <errno.h>
 #include <poll.h>
@@ -15,9 +17,10 @@
 
 #include "fuse_virtio.h"
 #include "log.h"
+#include "vq_pool.h"
 #include "vu_dev.h"
 
-/* Requests handled per hold of the memory lock. */
+/* Requests handled per entry into the memory gate (inline mode). */
 #define VQ_BATCH 64
 
 static void drain_eventfd(int fd)
@@ -28,18 +31,30 @@ static void drain_eventfd(int fd)
 		;
 }
 
-/* Process what the ring holds.  Returns true when it ran dry. */
-static bool process_batch(struct vq *vq)
+/* The dirty log to mark, or NULL (caller inside the gate). */
+static const struct vu_log *cur_log(struct vu_dev *dev)
+{
+	return atomic_load(&dev->log_all) ? &dev->log : NULL;
+}
+
+static bool keep_going(struct vq *vq)
+{
+	return !atomic_load(&vq->stop) && atomic_load(&vq->enabled);
+}
+
+/* Process what the ring holds in this thread.  Returns true when the ring
+ * ran dry or processing must pause; false after a full batch. */
+static bool process_inline(struct vq *vq)
 {
 	struct vu_dev *dev = vq->dev;
 	const struct vu_log *log;
 	bool dry = false;
 	unsigned done = 0;
 
-	pthread_rwlock_rdlock(&dev->mem_lock);
-	log = atomic_load(&dev->log_all) ? &dev->log : NULL;
-	while (done < VQ_BATCH && !atomic_load(&vq->stop) &&
-	       atomic_load(&vq->enabled)) {
+	vu_gate_enter(&dev->mem_gate);
+	log = cur_log(dev);
+	pthread_mutex_lock(&vq->push_lock);
+	while (done < VQ_BATCH && keep_going(vq)) {
 		struct vq_elem *e = vq->elem;
 		size_t written = 0;
 		int r = vq_pop(vq, &dev->mem, e);
@@ -58,14 +73,66 @@ static bool process_batch(struct vq *vq)
 		if (r < 0)
 			continue;
 		done++;
+		pthread_mutex_unlock(&vq->push_lock);
 		if (fuse_session_process(vq->worker, e->out, e->out_num, e->in,
 					 e->in_num, &written) < 0)
 			written = 0;
+		pthread_mutex_lock(&vq->push_lock);
 		vq_push(vq, e, (uint32_t)written, log);
 	}
 	vq_notify(vq);
-	pthread_rwlock_unlock(&dev->mem_lock);
-	return dry || atomic_load(&vq->stop) || !atomic_load(&vq->enabled);
+	pthread_mutex_unlock(&vq->push_lock);
+	vu_gate_leave(&dev->mem_gate);
+	return dry || !keep_going(vq);
+}
+
+/* Pool mode: pop requests into job slots and hand them out.  Returns true
+ * when the ring ran dry or processing must pause. */
+static bool process_pool(struct vq *vq)
+{
+	struct vu_dev *dev = vq->dev;
+
+	while (keep_going(vq)) {
+		struct vq_job *job = vq_pool_get(dev->pool);
+		int r;
+
+		vu_gate_enter(&dev->mem_gate);
+		pthread_mutex_lock(&vq->push_lock);
+		r = vq_pop(vq, &dev->mem, &job->elem);
+		if (r == 1) {
+			vq->inflight++;
+			pthread_mutex_unlock(&vq->push_lock);
+			job->vq = vq;
+			/* The job keeps the gate entry until it is pushed. */
+			vq_pool_submit(dev->pool, job);
+			continue;
+		}
+		vq_pool_put(dev->pool, job);
+		if (r == 0 && vq_enable_kick_and_recheck(vq, cur_log(dev)))
+			r = -EAGAIN;
+		vq_notify(vq);
+		pthread_mutex_unlock(&vq->push_lock);
+		vu_gate_leave(&dev->mem_gate);
+		if (r == 0 || r == -EIO)
+			return true;
+	}
+	return true;
+}
+
+/* Called by the pool worker that processed job: push, notify, release. */
+static void job_done(struct vq_job *job, size_t written)
+{
+	struct vq *vq = job->vq;
+	struct vu_dev *dev = vq->dev;
+
+	pthread_mutex_lock(&vq->push_lock);
+	vq_push(vq, &job->elem, (uint32_t)written, cur_log(dev));
+	vq_notify(vq);
+	if (--vq->inflight == 0)
+		pthread_cond_broadcast(&vq->drained);
+	pthread_mutex_unlock(&vq->push_lock);
+	vu_gate_leave(&dev->mem_gate);
+	vq_pool_put(dev->pool, job);
 }
 
 static void *queue_main(void *arg)
@@ -81,9 +148,13 @@ static void *queue_main(void *arg)
 			{ .fd = vq->kick_fd, .events = POLLIN },
 		};
 
-		if (atomic_load(&vq->enabled))
-			while (!process_batch(vq))
-				;
+		if (atomic_load(&vq->enabled)) {
+			if (vq->dev->pool)
+				process_pool(vq);
+			else
+				while (!process_inline(vq))
+					;
+		}
 		if (atomic_load(&vq->stop))
 			break;
 		if (poll(pfd, 2, -1) < 0) {
@@ -104,18 +175,29 @@ static void *queue_main(void *arg)
 	return NULL;
 }
 
+int vq_pool_start(struct vu_dev *dev, unsigned nthreads)
+{
+	if (!nthreads)
+		return 0;
+	dev->pool = vq_pool_new(dev->se, nthreads, job_done);
+	if (!dev->pool)
+		return -errno;
+	LOG_INFO("request pool: %u threads", nthreads);
+	return 0;
+}
+
 int vq_thread_start(struct vq *vq)
 {
 	int ret;
 
 	if (vq->started)
 		return 0;
-	if (!vq->elem) {
+	if (!vq->dev->pool && !vq->elem) {
 		vq->elem = malloc(sizeof(*vq->elem));
 		if (!vq->elem)
 			return -ENOMEM;
 	}
-	if (!vq->worker) {
+	if (!vq->dev->pool && !vq->worker) {
 		vq->worker = fuse_worker_new(vq->dev->se);
 		if (!vq->worker)
 			return -ENOMEM;
@@ -139,6 +221,10 @@ void vq_thread_stop(struct vq *vq)
 	if (write(vq->ctl_fd, &one, sizeof(one)) < 0)
 		LOG_WARN("queue %u: wake: %m", vq->index);
 	pthread_join(vq->thread, NULL);
+	pthread_mutex_lock(&vq->push_lock);
+	while (vq->inflight)
+		pthread_cond_wait(&vq->drained, &vq->push_lock);
+	pthread_mutex_unlock(&vq->push_lock);
 	vq->started = false;
 }
 

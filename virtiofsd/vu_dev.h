@@ -3,11 +3,12 @@
  * memory table, the dirty log and the virtqueues, driven by messages from
  * one front-end connection.
  *
- * Locking (lock order: mem_lock before a vq's call_lock):
- * - mem_lock (rwlock, writer-preferring): the memory table, the dirty log
- *   and every ring's pointers into guest memory.  Queue threads hold it for
- *   reading while they touch guest memory; the message thread takes it for
- *   writing to change the table or the log.
+ * Locking (order: mem_gate entry, then a vq's push_lock, then its
+ * call_lock):
+ * - mem_gate (vu_gate.h): the memory table, the dirty log and every ring's
+ *   pointers into guest memory.  Queue threads and pool workers are inside
+ *   the gate while they touch guest memory; the message thread closes it
+ *   to change the table, the log or ring addresses.
  * - everything else in struct vu_dev is owned by the message thread; queue
  *   threads read only `log_all` (atomic) and their own struct vq.
  */
@@ -20,6 +21,7 @@
 #include <stdint.h>
 
 #include "vq.h"
+#include "vu_gate.h"
 #include "vu_log.h"
 #include "vu_mem.h"
 
@@ -56,12 +58,13 @@ struct vu_dev {
 	int sock;                     /* connection to the front-end */
 	uint64_t features;            /* acked virtio features */
 	uint64_t protocol_features;   /* acked protocol features */
-	pthread_rwlock_t mem_lock;
+	struct vu_gate mem_gate;
 	struct vu_mem mem;
 	struct vu_log log;
 	atomic_bool log_all;          /* VHOST_F_LOG_ALL acked */
 	struct vq vqs[VU_MAX_QUEUES];
 	struct fuse_session *se;
+	struct vq_pool *pool;         /* NULL: requests run in queue threads */
 
 	const struct vu_state_ops *state_ops;   /* NULL: no migration */
 	void *state_opaque;
@@ -99,6 +102,10 @@ void vu_dev_destroy(struct vu_dev *dev);
  * error that made the connection unusable.
  */
 int vu_dev_serve(struct vu_dev *dev);
+
+/* Start the shared worker pool with nthreads threads (0: none, requests
+ * run in the queue threads).  Call before serving.  0 or -errno. */
+int vq_pool_start(struct vu_dev *dev, unsigned nthreads);
 
 /* Start the queue thread of vq (ring configured and kick fd set).
  * Returns 0 or a negative errno. */

@@ -11,6 +11,7 @@
 
 #include "fuse_virtio.h"
 #include "log.h"
+#include "vq_pool.h"
 #include "vu_dev.h"
 #include "vu_proto.h"
 
@@ -64,17 +65,12 @@ void vu_dev_set_state_ops(struct vu_dev *dev, const struct vu_state_ops *ops,
 
 int vu_dev_init(struct vu_dev *dev, int sock, struct fuse_session *se)
 {
-	pthread_rwlockattr_t attr;
 	int ret;
 
 	memset(dev, 0, sizeof(*dev));
 	dev->sock = sock;
 	dev->se = se;
-	pthread_rwlockattr_init(&attr);
-	pthread_rwlockattr_setkind_np(&attr,
-		PTHREAD_RWLOCK_PREFER_WRITER_NONRECURSIVE_NP);
-	pthread_rwlock_init(&dev->mem_lock, &attr);
-	pthread_rwlockattr_destroy(&attr);
+	vu_gate_init(&dev->mem_gate);
 	dev->xfer_fd = -1;
 	ret = vu_mem_init(&dev->mem, VU_MAX_MEM_SLOTS);
 	if (ret)
@@ -99,11 +95,13 @@ void vu_dev_destroy(struct vu_dev *dev)
 {
 	xfer_join(dev);
 	stop_all(dev);
+	vq_pool_free(dev->pool);
+	dev->pool = NULL;
 	for (unsigned i = 0; i < VU_MAX_QUEUES; i++)
 		vq_destroy(&dev->vqs[i]);
 	vu_log_clear(&dev->log);
 	vu_mem_destroy(&dev->mem);
-	pthread_rwlock_destroy(&dev->mem_lock);
+	vu_gate_destroy(&dev->mem_gate);
 }
 
 static bool has_pf(const struct vu_dev *dev, unsigned bit)
@@ -146,7 +144,7 @@ static struct vq *msg_vq(struct vu_dev *dev, uint32_t index, const char *what)
 	return &dev->vqs[index];
 }
 
-/* Remap every ring after the memory table changed (mem_lock held). */
+/* Remap every ring after the memory table changed (gate closed). */
 static void remap_rings(struct vu_dev *dev)
 {
 	for (unsigned i = 0; i < VU_MAX_QUEUES; i++) {
@@ -274,7 +272,7 @@ static int h_set_mem_table(struct vu_dev *dev, struct vu_msg *m)
 			n, m->hdr.size, m->nfds);
 		return -EINVAL;
 	}
-	pthread_rwlock_wrlock(&dev->mem_lock);
+	vu_gate_close(&dev->mem_gate);
 	vu_mem_clear(&dev->mem);
 	for (uint32_t i = 0; i < n && !ret; i++) {
 		struct vu_region r;
@@ -289,7 +287,7 @@ static int h_set_mem_table(struct vu_dev *dev, struct vu_msg *m)
 	if (ret)
 		vu_mem_clear(&dev->mem);
 	remap_rings(dev);
-	pthread_rwlock_unlock(&dev->mem_lock);
+	vu_gate_open(&dev->mem_gate);
 	return ret ? ret : H_ACK;
 }
 
@@ -303,10 +301,10 @@ static int h_add_mem_reg(struct vu_dev *dev, struct vu_msg *m)
 		return -EINVAL;
 	}
 	region_from_wire(&r, &m->p.region.region);
-	pthread_rwlock_wrlock(&dev->mem_lock);
+	vu_gate_close(&dev->mem_gate);
 	ret = vu_mem_add(&dev->mem, &r, m->fds[0]);
 	remap_rings(dev);
-	pthread_rwlock_unlock(&dev->mem_lock);
+	vu_gate_open(&dev->mem_gate);
 	if (ret) {
 		LOG_ERR("ADD_MEM_REG gpa 0x%llx size 0x%llx: %s",
 			(unsigned long long)r.gpa, (unsigned long long)r.size,
@@ -323,11 +321,11 @@ static int h_rem_mem_reg(struct vu_dev *dev, struct vu_msg *m)
 	const struct vu_region_wire *w = &m->p.region.region;
 	int ret;
 
-	pthread_rwlock_wrlock(&dev->mem_lock);
+	vu_gate_close(&dev->mem_gate);
 	ret = vu_mem_remove(&dev->mem, w->guest_phys_addr, w->memory_size,
 			    w->userspace_addr);
 	remap_rings(dev);
-	pthread_rwlock_unlock(&dev->mem_lock);
+	vu_gate_open(&dev->mem_gate);
 	if (ret)
 		LOG_ERR("REM_MEM_REG gpa 0x%llx size 0x%llx: no such region",
 			(unsigned long long)w->guest_phys_addr,
@@ -344,10 +342,10 @@ static int h_set_log_base(struct vu_dev *dev, struct vu_msg *m)
 			m->nfds);
 		return has_pf(dev, VU_PF_LOG_SHMFD) ? reply_u64(m, 1) : -EINVAL;
 	}
-	pthread_rwlock_wrlock(&dev->mem_lock);
+	vu_gate_close(&dev->mem_gate);
 	ret = vu_log_set(&dev->log, m->fds[0], m->p.log.mmap_size,
 			 m->p.log.mmap_offset);
-	pthread_rwlock_unlock(&dev->mem_lock);
+	vu_gate_open(&dev->mem_gate);
 	if (ret)
 		LOG_ERR("SET_LOG_BASE: size %llu: %s",
 			(unsigned long long)m->p.log.mmap_size, strerror(-ret));
@@ -395,7 +393,7 @@ static int h_set_vring_addr(struct vu_dev *dev, struct vu_msg *m)
 	 * logging on or off when a migration starts or ends: the write lock
 	 * keeps the queue thread off the ring while it changes.
 	 */
-	pthread_rwlock_wrlock(&dev->mem_lock);
+	vu_gate_close(&dev->mem_gate);
 	vq->desc_uaddr = a->desc_user_addr;
 	vq->avail_uaddr = a->avail_user_addr;
 	vq->used_uaddr = a->used_user_addr;
@@ -403,7 +401,7 @@ static int h_set_vring_addr(struct vu_dev *dev, struct vu_msg *m)
 	vq->addr_flags = a->flags;
 	vq->addr_set = true;
 	ret = vq_map(vq, &dev->mem);
-	pthread_rwlock_unlock(&dev->mem_lock);
+	vu_gate_open(&dev->mem_gate);
 	if (ret) {
 		LOG_ERR("SET_VRING_ADDR: queue %u: rings outside guest memory",
 			vq->index);
@@ -475,11 +473,10 @@ static int try_start(struct vu_dev *dev, struct vq *vq)
 		LOG_ERR("queue %u: kick before size and addresses", vq->index);
 		return -EINVAL;
 	}
-	pthread_rwlock_rdlock(&dev->mem_lock);
+	/* Only this thread changes the table: no need to close the gate. */
 	ret = vq_map(vq, &dev->mem);
 	if (!ret)
 		vq->used_idx = le16toh(*(volatile uint16_t *)&vq->used->idx);
-	pthread_rwlock_unlock(&dev->mem_lock);
 	if (ret) {
 		LOG_ERR("queue %u: rings outside guest memory", vq->index);
 		return ret;
