@@ -14,11 +14,14 @@
 #include "vu_log.h"
 #include "vu_mem.h"
 
-int vq_init(struct vq *vq, struct vu_dev *dev, unsigned index)
+int vq_init(struct vq *vq, struct vu_dev *dev, unsigned index,
+	    const struct vu_log *log, const atomic_bool *log_on)
 {
 	memset(vq, 0, sizeof(*vq));
 	vq->dev = dev;
 	vq->index = index;
+	vq->log = log;
+	vq->log_on = log_on;
 	vq->kick_fd = vq->call_fd = vq->err_fd = -1;
 	vq->ctl_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 	if (vq->ctl_fd < 0)
@@ -207,9 +210,19 @@ static int walk_chain(struct vq *vq, const struct vu_mem *mem, unsigned head,
 	}
 }
 
-/* Write a used entry and bump used->idx without logging the buffers. */
-static void put_used(struct vq *vq, unsigned head, uint32_t len,
-		     const struct vu_log *log)
+/*
+ * Is dirty logging on?  Read after the guest-memory writes it covers (the
+ * fence orders them): a write made after logging was switched on is then
+ * always marked; one made just before may be marked too, which is harmless.
+ */
+static bool log_is_on(const struct vq *vq)
+{
+	__atomic_thread_fence(__ATOMIC_SEQ_CST);
+	return atomic_load(vq->log_on);
+}
+
+/* Write a used entry and bump used->idx; log both when logging is on. */
+static void put_used(struct vq *vq, unsigned head, uint32_t len)
 {
 	unsigned slot = vq->used_idx % vq->num;
 	struct vring_used_elem *ue = &vq->used->ring[slot];
@@ -219,13 +232,13 @@ static void put_used(struct vq *vq, unsigned head, uint32_t len,
 	__atomic_thread_fence(__ATOMIC_RELEASE);
 	vq->used_idx++;
 	*(volatile uint16_t *)&vq->used->idx = htole16(vq->used_idx);
-	if (log && (vq->addr_flags & VU_VRING_F_LOG_FLAG)) {
-		vu_log_write(log, vq->log_guest_addr +
-				  offsetof(struct vring_used, ring) +
-				  slot * sizeof(*ue), sizeof(*ue));
-		vu_log_write(log, vq->log_guest_addr +
-				  offsetof(struct vring_used, idx), 2);
-	}
+	if (!log_is_on(vq) || !(vq->addr_flags & VU_VRING_F_LOG_FLAG))
+		return;
+	vu_log_write(vq->log, vq->log_guest_addr +
+			      offsetof(struct vring_used, ring) +
+			      slot * sizeof(*ue), sizeof(*ue));
+	vu_log_write(vq->log, vq->log_guest_addr +
+			      offsetof(struct vring_used, idx), 2);
 }
 
 int vq_pop(struct vq *vq, const struct vu_mem *mem, struct vq_elem *elem)
@@ -261,27 +274,26 @@ int vq_pop(struct vq *vq, const struct vu_mem *mem, struct vq_elem *elem)
 	if (ret) {
 		LOG_ERR("queue %u: malformed chain at head %u: %s; returned empty",
 			vq->index, head, why);
-		put_used(vq, head, 0, NULL);
+		put_used(vq, head, 0);
 		return ret;
 	}
 	return 1;
 }
 
-void vq_push(struct vq *vq, const struct vq_elem *elem, uint32_t len,
-	     const struct vu_log *log)
+void vq_push(struct vq *vq, const struct vq_elem *elem, uint32_t len)
 {
-	if (log && len) {
-		uint64_t left = len;
+	uint64_t left = len;
 
-		for (unsigned i = 0; i < elem->in_num && left; i++) {
-			uint64_t n = elem->in[i].iov_len < left ?
-				     elem->in[i].iov_len : left;
+	put_used(vq, elem->head, len);
+	if (!log_is_on(vq))
+		return;
+	for (unsigned i = 0; i < elem->in_num && left; i++) {
+		uint64_t n = elem->in[i].iov_len < left ?
+			     elem->in[i].iov_len : left;
 
-			vu_log_write(log, elem->in_gpa[i], n);
-			left -= n;
-		}
+		vu_log_write(vq->log, elem->in_gpa[i], n);
+		left -= n;
 	}
-	put_used(vq, elem->head, len, log);
 }
 
 /* Our avail_event field, after the used ring. */
@@ -290,14 +302,16 @@ static volatile uint16_t *avail_event(struct vq *vq)
 	return (volatile uint16_t *)&vq->used->ring[vq->num];
 }
 
-bool vq_enable_kick_and_recheck(struct vq *vq, const struct vu_log *log)
+bool vq_enable_kick_and_recheck(struct vq *vq)
 {
 	if (vq->broken || !vq->avail)
 		return false;
-	if (vq->event_idx) {
+	/* Write (and dirty) the field only when it changes. */
+	if (vq->event_idx &&
+	    le16toh(*avail_event(vq)) != vq->last_avail_idx) {
 		*avail_event(vq) = htole16(vq->last_avail_idx);
-		if (log && (vq->addr_flags & VU_VRING_F_LOG_FLAG))
-			vu_log_write(log, vq->log_guest_addr +
+		if (log_is_on(vq) && (vq->addr_flags & VU_VRING_F_LOG_FLAG))
+			vu_log_write(vq->log, vq->log_guest_addr +
 					  offsetof(struct vring_used, ring) +
 					  vq->num * sizeof(struct vring_used_elem),
 				     2);

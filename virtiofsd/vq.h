@@ -84,13 +84,18 @@ struct vq {
 	pthread_cond_t drained;
 	unsigned inflight;
 
+	const struct vu_log *log;         /* the device's dirty log */
+	const atomic_bool *log_on;        /* and whether it is on */
+
 	struct fuse_worker *worker;
 	struct vq_elem *elem;             /* scratch of the queue thread */
 };
 
-/* Initialise vq as number index of dev: stopped, disabled, no fds.
+/* Initialise vq as number index of dev: stopped, disabled, no fds; log
+ * and log_on are the device's dirty log and its on/off flag.
  * Returns 0 or a negative errno. */
-int vq_init(struct vq *vq, struct vu_dev *dev, unsigned index);
+int vq_init(struct vq *vq, struct vu_dev *dev, unsigned index,
+	    const struct vu_log *log, const atomic_bool *log_on);
 
 /* Release everything vq holds (it must be stopped). */
 void vq_destroy(struct vq *vq);
@@ -112,18 +117,19 @@ int vq_map(struct vq *vq, const struct vu_mem *mem);
 int vq_pop(struct vq *vq, const struct vu_mem *mem, struct vq_elem *elem);
 
 /*
- * Put elem back on the used ring with len bytes written, logging the
- * written bytes and the used ring when dirty logging is on (log != NULL).
+ * Put elem back on the used ring with len bytes written, then, if dirty
+ * logging is on, mark the written bytes and the used ring in the log.  The
+ * flag is read after the writes, so that a write made once logging was
+ * switched on is never left unmarked.
  */
-void vq_push(struct vq *vq, const struct vq_elem *elem, uint32_t len,
-	     const struct vu_log *log);
+void vq_push(struct vq *vq, const struct vq_elem *elem, uint32_t len);
 
 /*
  * With EVENT_IDX: publish that we want a kick for the next request, then
  * report whether more requests arrived meanwhile.  Without EVENT_IDX:
  * report whether the ring is non-empty.  Returns true if there is work.
  */
-bool vq_enable_kick_and_recheck(struct vq *vq, const struct vu_log *log);
+bool vq_enable_kick_and_recheck(struct vq *vq);
 
 /* Notify the driver through call_fd if it asked for it. */
 void vq_notify(struct vq *vq);

@@ -31,12 +31,6 @@ static void drain_eventfd(int fd)
 		;
 }
 
-/* The dirty log to mark, or NULL (caller inside the gate). */
-static const struct vu_log *cur_log(struct vu_dev *dev)
-{
-	return atomic_load(&dev->log_all) ? &dev->log : NULL;
-}
-
 static bool keep_going(struct vq *vq)
 {
 	return !atomic_load(&vq->stop) && atomic_load(&vq->enabled);
@@ -47,12 +41,10 @@ static bool keep_going(struct vq *vq)
 static bool process_inline(struct vq *vq)
 {
 	struct vu_dev *dev = vq->dev;
-	const struct vu_log *log;
 	bool dry = false;
 	unsigned done = 0;
 
 	vu_gate_enter(&dev->mem_gate);
-	log = cur_log(dev);
 	pthread_mutex_lock(&vq->push_lock);
 	while (done < VQ_BATCH && keep_going(vq)) {
 		struct vq_elem *e = vq->elem;
@@ -60,7 +52,7 @@ static bool process_inline(struct vq *vq)
 		int r = vq_pop(vq, &dev->mem, e);
 
 		if (r == 0) {
-			if (!vq_enable_kick_and_recheck(vq, log)) {
+			if (!vq_enable_kick_and_recheck(vq)) {
 				dry = true;
 				break;
 			}
@@ -78,7 +70,7 @@ static bool process_inline(struct vq *vq)
 					 e->in_num, &written) < 0)
 			written = 0;
 		pthread_mutex_lock(&vq->push_lock);
-		vq_push(vq, e, (uint32_t)written, log);
+		vq_push(vq, e, (uint32_t)written);
 	}
 	vq_notify(vq);
 	pthread_mutex_unlock(&vq->push_lock);
@@ -108,7 +100,7 @@ static bool process_pool(struct vq *vq)
 			continue;
 		}
 		vq_pool_put(dev->pool, job);
-		if (r == 0 && vq_enable_kick_and_recheck(vq, cur_log(dev)))
+		if (r == 0 && vq_enable_kick_and_recheck(vq))
 			r = -EAGAIN;
 		vq_notify(vq);
 		pthread_mutex_unlock(&vq->push_lock);
@@ -126,7 +118,7 @@ static void job_done(struct vq_job *job, size_t written)
 	struct vu_dev *dev = vq->dev;
 
 	pthread_mutex_lock(&vq->push_lock);
-	vq_push(vq, &job->elem, (uint32_t)written, cur_log(dev));
+	vq_push(vq, &job->elem, (uint32_t)written);
 	vq_notify(vq);
 	if (--vq->inflight == 0)
 		pthread_cond_broadcast(&vq->drained);

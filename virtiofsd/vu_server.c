@@ -76,7 +76,7 @@ int vu_dev_init(struct vu_dev *dev, int sock, struct fuse_session *se)
 	if (ret)
 		return ret;
 	for (unsigned i = 0; i < VU_MAX_QUEUES; i++) {
-		ret = vq_init(&dev->vqs[i], dev, i);
+		ret = vq_init(&dev->vqs[i], dev, i, &dev->log, &dev->log_all);
 		if (ret)
 			return ret;
 	}
