@@ -323,6 +323,8 @@ static void init_via_conn(struct fuse_session *se, struct fv_init *ini)
  * EPROTO; major > 7 -> reply with our major/minor only (8 bytes) and stay
  * uninitialized, the guest re-sends INIT with major 7.  An INIT on an
  * initialized session, or after DESTROY, first calls the fs reset op.
+ * The fs may refuse INIT (fv_init.error): that errno is answered and the
+ * session stays uninitialized.
  */
 int fv_do_init(struct fuse_req *req, struct fv_rcur *c)
 {
@@ -384,6 +386,14 @@ int fv_do_init(struct fuse_req *req, struct fv_rcur *c)
 		init_via_conn(se, &ini);
 	else
 		ini.want = default_want(se);
+	if (ini.error < 0) {
+		/* The fs refused (it logged why): stay uninitialized. */
+		clear_state(se);
+		pthread_mutex_unlock(&se->lock);
+		LOG_DBG("fuse: INIT refused by the file system: %s",
+			 strerror(-ini.error));
+		return ini.error;
+	}
 
 	ini.want &= ini.offered;
 	ini.want |= ini.offered & FV_ALWAYS_FLAGS;

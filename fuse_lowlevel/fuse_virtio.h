@@ -57,6 +57,9 @@ struct fv_init {
 	uint32_t time_gran;      /* ns, default 1 */
 	uint16_t max_background; /* default 65535 */
 	uint16_t congestion_threshold;
+	int error;               /* fs sets a negative errno to refuse INIT:
+				    the guest gets that error, the session
+				    stays uninitialized */
 };
 
 /*

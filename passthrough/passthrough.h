@@ -27,6 +27,9 @@ enum pt_inode_file_handles {
 	PT_FH_MANDATORY,
 };
 
+struct pt_xattrmap;
+struct pt_idmap;
+
 /* Configuration, filled from the command line. */
 struct pt_config {
 	const char *shared_dir;      /* absolute path of the directory served */
@@ -43,6 +46,12 @@ struct pt_config {
 	bool readonly;
 	bool preserve_noatime;
 	enum pt_inode_file_handles inode_file_handles;
+	/* --xattrmap (pt_xattrmap.h) and --translate-uid/gid (pt_idmap.h):
+	 * NULL when not given; owned by the caller, which keeps them alive
+	 * as long as the fs. */
+	const struct pt_xattrmap *xattrmap;
+	const struct pt_idmap *uid_map;
+	const struct pt_idmap *gid_map;
 };
 
 struct pt_fs;

@@ -26,6 +26,12 @@
  * When the daemon is not root, nothing is switched: the host checks
  * permissions as the daemon's user.
  *
+ * --translate-uid/gid (pt_idmap.c): the caller's uid, gid and
+ * supplementary group are mapped guest -> host before the switch (a
+ * forbid-guest id fails the request with EPERM, root daemon or not);
+ * pt_attr_to_guest() / pt_ids_to_host() map the ids of attributes and of
+ * chown.
+ *
  * Syscalls: setresuid, setresgid, setgroups, prctl(PR_GET/SET_SECUREBITS).
  */
 #include <grp.h>
@@ -36,6 +42,7 @@
 #include <linux/capability.h>
 #include <linux/securebits.h>
 #include "pt_internal.h"
+#include "pt_idmap.h"
 #include "log.h"
 
 /* Prepare credential switching (once, before threads). 0 or errno. */
@@ -69,24 +76,30 @@ int pt_cred_setup(struct pt_fs *fs)
 /* Switch this thread to the caller of req. 0 or negative errno. */
 int pt_cred_enter(struct pt_fs *fs, fuse_req_t req, struct pt_cred *save)
 {
-	const struct fuse_ctx *ctx;
-	gid_t sg;
+	const struct fuse_ctx *ctx = fuse_req_ctx(req);
+	uid_t uid = ctx->uid;
+	gid_t gid = ctx->gid, sg;
+	bool has_sg;
+	int r;
 
 	save->switched = false;
 	save->groups = false;
-	if (!fs->switch_creds)
-		return 0;
-	ctx = fuse_req_ctx(req);
-	if (atomic_load(&fs->supp_group) && fuse_req_supp_gid(req, &sg) == 0) {
+	has_sg = atomic_load(&fs->supp_group) && fuse_req_supp_gid(req, &sg) == 0;
+	r = pt_ids_to_host(fs, &uid, &gid);
+	if (!r && has_sg)
+		r = pt_idmap_to_host(fs->cfg.gid_map, sg, &sg);
+	if (r || !fs->switch_creds)
+		return r;
+	if (has_sg) {
 		if (syscall(SYS_setgroups, 1, &sg) < 0)
 			return -errno;
 		save->groups = true;
 	}
-	if (ctx->uid == 0 && ctx->gid == fs->daemon_gid) {
+	if (uid == 0 && gid == fs->daemon_gid) {
 		save->switched = save->groups;
 		return 0;
 	}
-	if (syscall(SYS_setresgid, -1, ctx->gid, -1) < 0) {
+	if (syscall(SYS_setresgid, -1, gid, -1) < 0) {
 		int e = errno;
 
 		if (save->groups && syscall(SYS_setgroups, 0, NULL) < 0)
@@ -94,7 +107,7 @@ int pt_cred_enter(struct pt_fs *fs, fuse_req_t req, struct pt_cred *save)
 		save->groups = false;
 		return -e;
 	}
-	if (syscall(SYS_setresuid, -1, ctx->uid, -1) < 0) {
+	if (syscall(SYS_setresuid, -1, uid, -1) < 0) {
 		int e = errno;
 
 		if (syscall(SYS_setresgid, -1, fs->daemon_gid, -1) < 0)
@@ -106,6 +119,30 @@ int pt_cred_enter(struct pt_fs *fs, fuse_req_t req, struct pt_cred *save)
 	}
 	save->switched = true;
 	return 0;
+}
+
+/* Map the ids of attributes going to the guest (host -> guest). */
+void pt_attr_to_guest(struct pt_fs *fs, struct stat *st)
+{
+	if (fs->cfg.uid_map)
+		st->st_uid = pt_idmap_to_guest(fs->cfg.uid_map, st->st_uid);
+	if (fs->cfg.gid_map)
+		st->st_gid = pt_idmap_to_guest(fs->cfg.gid_map, st->st_gid);
+}
+
+/*
+ * Map guest ids to host ids in place; (uid_t)-1 / (gid_t)-1 ("leave
+ * unchanged") stay as they are.  0 or -EPERM (a forbid-guest id).
+ */
+int pt_ids_to_host(struct pt_fs *fs, uid_t *uid, gid_t *gid)
+{
+	int r = 0;
+
+	if (uid && *uid != (uid_t)-1)
+		r = pt_idmap_to_host(fs->cfg.uid_map, *uid, uid);
+	if (!r && gid && *gid != (gid_t)-1)
+		r = pt_idmap_to_host(fs->cfg.gid_map, *gid, gid);
+	return r;
 }
 
 /* Switch this thread back to the daemon's credentials. */

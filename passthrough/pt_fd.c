@@ -144,6 +144,7 @@ int pt_do_lookup(struct pt_fs *fs, struct pt_inode *parent, const char *name,
 	e->ino = in->nodeid;
 	e->generation = in->generation;
 	e->attr = st;
+	pt_attr_to_guest(fs, &e->attr);
 	e->attr_timeout = fs->timeout;
 	e->entry_timeout = fs->timeout;
 	pt_inode_lookup_inc(in);
@@ -249,6 +250,7 @@ int pt_entry_from_fd(struct pt_fs *fs, int fd, struct fuse_entry_param *e,
 	e->ino = in->nodeid;
 	e->generation = in->generation;
 	e->attr = st;
+	pt_attr_to_guest(fs, &e->attr);
 	e->attr_timeout = fs->timeout;
 	e->entry_timeout = fs->timeout;
 	pt_inode_lookup_inc(in);

@@ -16,6 +16,7 @@
 #include <unistd.h>
 #include <linux/fuse.h>
 #include "pt_internal.h"
+#include "pt_xattrmap.h"
 #include "log.h"
 
 #ifndef FUSE_CREATE_SUPP_GROUP
@@ -24,6 +25,10 @@
 #ifndef FUSE_DIRECT_IO_ALLOW_MMAP
 #define FUSE_DIRECT_IO_ALLOW_MMAP (1ULL << 36)
 #endif
+
+/* What --posix-acl needs from the guest. */
+#define PT_ACL_FLAGS \
+	((uint64_t)FUSE_POSIX_ACL | FUSE_DONT_MASK | FUSE_SETXATTR_EXT)
 
 static double cache_timeout(enum pt_cache c)
 {
@@ -67,6 +72,15 @@ struct pt_fs *pt_fs_new(const struct pt_config *cfg, int *err)
 		fs->cfg.readdirplus = false;
 	fs->timeout = cache_timeout(fs->cfg.cache);
 	fs->host_locks = false;
+	if (fs->cfg.xattrmap || fs->cfg.posix_acl || fs->cfg.security_label)
+		fs->cfg.xattr = true;
+	r = pt_xattr_setup(fs);
+	if (r) {
+		free(fs->shared_dir);
+		free(fs);
+		*err = r;
+		return NULL;
+	}
 
 	/* The guest's mode arrives with the guest's umask applied: the
 	 * host umask must not mask it a second time. */
@@ -110,6 +124,7 @@ fail_htab:
 fail_itab:
 	pt_itab_destroy(fs);
 fail_free:
+	free(fs->xattr_cap_name);
 	free(fs->shared_dir);
 	free(fs);
 	*err = r;
@@ -126,6 +141,7 @@ void pt_fs_free(struct pt_fs *fs)
 	pt_itab_destroy(fs);
 	if (fs->proc_self_fd >= 0)
 		close(fs->proc_self_fd);
+	free(fs->xattr_cap_name);
 	free(fs->shared_dir);
 	free(fs);
 }
@@ -157,6 +173,27 @@ static void pt_init_ext(void *userdata, struct fv_init *init)
 		want |= FUSE_DIRECT_IO_ALLOW_MMAP;
 	if (fs->host_locks)
 		want |= FUSE_POSIX_LOCKS | FUSE_FLOCK_LOCKS;
+	/* --posix-acl and --security-label are promises to the user: a
+	 * guest that cannot keep them does not mount (as the Rust daemon). */
+	if (fs->cfg.posix_acl) {
+		if ((init->offered & PT_ACL_FLAGS) != PT_ACL_FLAGS) {
+			LOG_ERR("passthrough: --posix-acl: the guest does not "
+				"offer POSIX_ACL, DONT_MASK and SETXATTR_EXT; "
+				"refusing INIT");
+			init->error = -EPROTO;
+			return;
+		}
+		want |= PT_ACL_FLAGS;
+	}
+	if (fs->cfg.security_label) {
+		if (!(init->offered & FUSE_SECURITY_CTX)) {
+			LOG_ERR("passthrough: --security-label: the guest does "
+				"not offer SECURITY_CTX; refusing INIT");
+			init->error = -EPROTO;
+			return;
+		}
+		want |= FUSE_SECURITY_CTX;
+	}
 	init->want = init->offered & want;
 	atomic_store(&fs->writeback, !!(init->want & FUSE_WRITEBACK_CACHE));
 	atomic_store(&fs->supp_group, !!(init->want & FUSE_CREATE_SUPP_GROUP));

@@ -117,6 +117,10 @@ struct pt_fs {
 	/* Migration save state between pt_mig_prepare() and the end of the
 	 * migration (pt_mig.c); owned by the message/transfer thread. */
 	struct pt_mig_src *mig;
+	/* Host name of "security.capability" when --xattrmap renames it:
+	 * the daemon then removes it where the host kernel would have
+	 * removed security.capability (pt_ops_xattr.c); else NULL. */
+	char *xattr_cap_name;
 };
 
 /* ---- pt_htab.c ---- */
@@ -287,6 +291,42 @@ static inline bool pt_req_kill_priv(struct pt_fs *fs, fuse_req_t req)
 {
 	return atomic_load(&fs->killpriv_v2) && fuse_req_kill_priv(req);
 }
+
+/*
+ * --translate-uid/gid.  pt_cred_enter() maps the caller's ids; these map
+ * ids going to the guest (attributes) and coming from it (chown).
+ * pt_ids_to_host: 0 or -EPERM (forbid-guest).
+ */
+void pt_attr_to_guest(struct pt_fs *fs, struct stat *st);
+int pt_ids_to_host(struct pt_fs *fs, uid_t *uid, gid_t *gid);
+
+/* ---- pt_newnode.c: what a new node gets besides its name ---- */
+
+/*
+ * The permission bits to clear from the mode of a node created in
+ * parent: with FUSE_DONT_MASK negotiated (--posix-acl) the guest leaves
+ * the umask to us, and it applies unless parent has a default ACL (then
+ * the host kernel applies the ACL).  0 otherwise.
+ */
+mode_t pt_newnode_umask(struct pt_fs *fs, fuse_req_t req,
+			struct pt_inode *parent);
+/*
+ * Store the request's security context (FUSE_SECURITY_CTX, through the
+ * xattr map) on the node just created: fd is an fd of it, O_PATH when
+ * o_path.  Runs with the daemon's credentials.  0 when there is none or
+ * it was stored, else negative errno (the caller undoes the creation).
+ */
+int pt_newnode_secctx(struct pt_fs *fs, fuse_req_t req, int fd, bool o_path);
+
+/* ---- pt_ops_xattr.c: helpers for other ops ---- */
+
+/* Start-up: find the host name of security.capability under the xattr
+ * map (fs->xattr_cap_name).  0 or -ENOMEM. */
+int pt_xattr_setup(struct pt_fs *fs);
+/* Remove the renamed security.capability from the file behind fd (O_PATH
+ * when o_path), as the host kernel does on write, truncate and chown.
+ * No-op unless it is renamed.  0 or negative errno. */
+int pt_xattr_clear_caps(struct pt_fs *fs, int fd, bool o_path);
 
 /* ---- pt_fd.c: opening inodes, paths, stat ---- */
 

@@ -33,10 +33,12 @@ void pt_op_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 	}
 	r = pt_inode_stat(in, &st, NULL);
 	pt_inode_put(fs, in);
-	if (r)
+	if (r) {
 		pt_reply_err(req, r);
-	else
-		fuse_reply_attr(req, &st, fs->timeout);
+		return;
+	}
+	pt_attr_to_guest(fs, &st);
+	fuse_reply_attr(req, &st, fs->timeout);
 }
 
 static int do_truncate(struct pt_fs *fs, struct pt_inode *in,
@@ -77,13 +79,22 @@ static int do_setattr(struct pt_fs *fs, struct pt_inode *in,
 	if (valid & (FUSE_SET_ATTR_UID | FUSE_SET_ATTR_GID)) {
 		uid_t u = (valid & FUSE_SET_ATTR_UID) ? attr->st_uid : (uid_t)-1;
 		gid_t g = (valid & FUSE_SET_ATTR_GID) ? attr->st_gid : (gid_t)-1;
+		int r = pt_ids_to_host(fs, &u, &g);
 
+		if (!r)
+			r = pt_xattr_clear_caps(fs, pt_inode_fd(in), true);
+		if (r)
+			return r;
 		if (fchownat(h ? h->fd : pt_inode_fd(in), "", u, g,
 			     AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW) < 0)
 			return -errno;
 	}
 	if (valid & FUSE_SET_ATTR_SIZE) {
-		int r = do_truncate(fs, in, h, attr->st_size);
+		int r = pt_xattr_clear_caps(fs, h ? h->fd : pt_inode_fd(in),
+					    !h);
+
+		if (!r)
+			r = do_truncate(fs, in, h, attr->st_size);
 
 		if (r)
 			return r;
@@ -161,6 +172,8 @@ void pt_op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr,
 	}
 	if (!r)
 		r = pt_inode_stat(in, &st, NULL);
+	if (!r)
+		pt_attr_to_guest(fs, &st);
 	if (h)
 		pt_handle_put(fs, h);
 	pt_inode_put(fs, in);

@@ -66,10 +66,29 @@ void pt_op_forget_multi(fuse_req_t req, size_t count,
 	fuse_reply_none(req);
 }
 
+/* Store the request's security context on the node just created as
+ * name in pfd; undo the creation if that fails.  0 or negative errno. */
+static int new_node_secctx(struct pt_fs *fs, fuse_req_t req, int pfd,
+			   const char *name, bool is_dir)
+{
+	int fd, r;
+
+	fd = openat(pfd, name, O_PATH | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0) {
+		r = -errno;
+	} else {
+		r = pt_newnode_secctx(fs, req, fd, true);
+		close(fd);
+	}
+	if (r)
+		unlinkat(pfd, name, is_dir ? AT_REMOVEDIR : 0);
+	return r;
+}
+
 /*
  * Common part of the ops creating a name: checks, credentials, the
- * syscall (by mode type: dir, symlink or mknod), then a lookup and the
- * entry reply.
+ * syscall (by mode type: dir, symlink or mknod), the security context,
+ * then a lookup and the entry reply.
  */
 static void make_node(fuse_req_t req, fuse_ino_t parent, const char *name,
 		      mode_t mode, dev_t rdev, const char *target)
@@ -95,6 +114,8 @@ static void make_node(fuse_req_t req, fuse_ino_t parent, const char *name,
 		return;
 	}
 	pfd = pt_inode_fd(p);
+	if (!target)
+		mode &= ~pt_newnode_umask(fs, req, p);
 	r = pt_cred_enter(fs, req, &cred);
 	if (!r) {
 		if (target)
@@ -106,6 +127,8 @@ static void make_node(fuse_req_t req, fuse_ino_t parent, const char *name,
 		r = r < 0 ? -errno : 0;
 		pt_cred_leave(fs, &cred);
 	}
+	if (!r)
+		r = new_node_secctx(fs, req, pfd, name, S_ISDIR(mode));
 	if (!r)
 		r = pt_do_lookup(fs, p, name, &e, NULL);
 	pt_inode_put(fs, p);

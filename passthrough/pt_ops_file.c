@@ -9,13 +9,15 @@
  * syscall and the reply, so a racing RELEASE cannot close the fd early.
  *
  * Syscalls: openat, close, pwritev, dup, fsync, fdatasync, fallocate,
- * lseek, copy_file_range, syncfs (+ preadv in the session for READ).
+ * lseek, copy_file_range, syncfs, unlinkat (+ preadv in the session for
+ * READ).
  */
 #include <fcntl.h>
 #include <limits.h>
 #include <string.h>
 #include <sys/uio.h>
 #include <unistd.h>
+#include <linux/fuse.h>
 #include "pt_internal.h"
 #include "log.h"
 
@@ -49,6 +51,13 @@ void pt_op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 			fd = pt_inode_open(fs, in, pt_open_flags(fs, fi->flags));
 		pt_cap_restore_fsetid(nofsetid);
 		pt_cred_leave(fs, &cred);
+	}
+	if (fd >= 0 && (fi->flags & O_TRUNC)) {
+		r = pt_xattr_clear_caps(fs, fd, false);
+		if (r) {
+			close(fd);
+			fd = r;
+		}
 	}
 	if (fd < 0) {
 		pt_inode_put(fs, in);
@@ -106,6 +115,10 @@ void pt_op_create(fuse_req_t req, fuse_ino_t parent, const char *name,
 	struct pt_fs *fs = pt_req_fs(req);
 	struct pt_inode *p;
 	struct pt_cred cred;
+	const char *sname;
+	const void *sval;
+	size_t ssize;
+	bool secctx, created = false;
 	int fd, flags;
 
 	if (fs->cfg.readonly) {
@@ -122,15 +135,37 @@ void pt_op_create(fuse_req_t req, fuse_ino_t parent, const char *name,
 		fuse_reply_err(req, EBADF);
 		return;
 	}
-	/* O_NOFOLLOW: an existing symlink under that name is not followed. */
+	/* O_NOFOLLOW: an existing symlink under that name is not followed.
+	 * With a security context to store, create with O_EXCL so that we
+	 * know whether the file is new (an existing one is then opened). */
+	secctx = (fuse_req_session_flags(req) & FUSE_SECURITY_CTX) &&
+		 !fuse_req_secctx(req, &sname, &sval, &ssize);
 	flags = pt_open_flags(fs, fi->flags) | O_CREAT | O_NOFOLLOW |
-		(fi->flags & O_EXCL);
+		(secctx ? O_EXCL : fi->flags & O_EXCL);
+	mode &= ~pt_newnode_umask(fs, req, p);
 	fd = pt_cred_enter(fs, req, &cred);
 	if (!fd) {
 		fd = openat(pt_inode_fd(p), name, flags, mode & 07777);
 		if (fd < 0)
 			fd = -errno;
+		else
+			created = secctx;
+		if (fd == -EEXIST && secctx && !(fi->flags & O_EXCL)) {
+			fd = openat(pt_inode_fd(p), name,
+				    flags & ~(O_CREAT | O_EXCL), 0);
+			if (fd < 0)
+				fd = -errno;
+		}
 		pt_cred_leave(fs, &cred);
+	}
+	if (created) {
+		int r = pt_newnode_secctx(fs, req, fd, false);
+
+		if (r) {
+			close(fd);
+			unlinkat(pt_inode_fd(p), name, 0);
+			fd = r;
+		}
 	}
 	pt_inode_put(fs, p);
 	if (fd < 0) {
@@ -158,6 +193,7 @@ void pt_op_tmpfile(fuse_req_t req, fuse_ino_t parent, mode_t mode,
 		fuse_reply_err(req, EBADF);
 		return;
 	}
+	mode &= ~pt_newnode_umask(fs, req, p);
 	fd = pt_cred_enter(fs, req, &cred);
 	if (!fd) {
 		fd = openat(pt_inode_fd(p), ".",
@@ -166,6 +202,15 @@ void pt_op_tmpfile(fuse_req_t req, fuse_ino_t parent, mode_t mode,
 		if (fd < 0)
 			fd = -errno;
 		pt_cred_leave(fs, &cred);
+	}
+	if (fd >= 0) {
+		/* Unnamed: closing it is the undo. */
+		int r = pt_newnode_secctx(fs, req, fd, false);
+
+		if (r) {
+			close(fd);
+			fd = r;
+		}
 	}
 	pt_inode_put(fs, p);
 	if (fd < 0) {
@@ -254,6 +299,14 @@ void pt_op_write_buf(fuse_req_t req, fuse_ino_t ino, struct fuse_bufvec *bufv,
 	h = file_handle(req, fs, ino, fi);
 	if (!h)
 		return;
+	/* A renamed security.capability goes away on write, as the real
+	 * one would (one syscall per write, only with such a map). */
+	r = pt_xattr_clear_caps(fs, h->fd, false);
+	if (r < 0) {
+		pt_handle_put(fs, h);
+		pt_reply_err(req, (int)r);
+		return;
+	}
 	if (pt_req_kill_priv(fs, req)) {
 		r = pt_cap_drop_fsetid(&nofsetid);
 		if (r < 0) {

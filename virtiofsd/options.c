@@ -10,6 +10,8 @@
 #include <string.h>
 
 #include "options.h"
+#include "pt_idmap.h"
+#include "pt_xattrmap.h"
 
 enum {
 	OPT_SHARED_DIR = 256, OPT_TAG, OPT_SOCKET, OPT_SOCKET_PATH,
@@ -89,6 +91,43 @@ static int unsupported(const char *opt)
 	return -EINVAL;
 }
 
+/* --xattrmap / -o xattrmap=: parse now, so that errors name the option;
+ * the last occurrence wins. */
+static int set_xattrmap(struct vfs_options *o, const char *opt,
+			const char *v)
+{
+	char err[160];
+	struct pt_xattrmap *m = pt_xattrmap_parse(v, err, sizeof(err));
+
+	if (!m) {
+		fprintf(stderr, "virtiofsd: invalid value for '%s': %s\n",
+			opt, err);
+		return -EINVAL;
+	}
+	pt_xattrmap_free(o->xattrmap);
+	o->xattrmap = m;
+	return 0;
+}
+
+/* --translate-uid / --translate-gid (repeatable): add one entry. */
+static int add_translate(struct pt_idmap **map, const char *opt,
+			 const char *v)
+{
+	char err[160];
+	int r;
+
+	if (!*map) {
+		*map = pt_idmap_new();
+		if (!*map)
+			return -ENOMEM;
+	}
+	r = pt_idmap_add(*map, v, err, sizeof(err));
+	if (r)
+		fprintf(stderr, "virtiofsd: invalid value for '%s': %s\n",
+			opt, err);
+	return r;
+}
+
 static int parse_ulong(const char *opt, const char *s, unsigned long max,
 		       unsigned long *out)
 {
@@ -160,7 +199,7 @@ static int parse_compat(struct vfs_options *o, char *list)
 		else if (val && strcmp(tok, "log_level") == 0)
 			ret = set_log_level(o, "-o log_level", val);
 		else if (val && strcmp(tok, "xattrmap") == 0)
-			ret = unsupported("-o xattrmap");
+			ret = set_xattrmap(o, "-o xattrmap", val);
 		else if (val && strcmp(tok, "modcaps") == 0)
 			ret = unsupported("-o modcaps");
 		else if (!val && strcmp(tok, "xattr") == 0)
@@ -185,6 +224,14 @@ static int parse_compat(struct vfs_options *o, char *list)
 			o->pt.killpriv_v2 = true;
 		else if (!val && strcmp(tok, "no_killpriv_v2") == 0)
 			o->pt.killpriv_v2 = false;
+		else if (!val && strcmp(tok, "posix_acl") == 0)
+			o->pt.posix_acl = true;
+		else if (!val && strcmp(tok, "no_posix_acl") == 0)
+			o->pt.posix_acl = false;
+		else if (!val && strcmp(tok, "security_label") == 0)
+			o->pt.security_label = true;
+		else if (!val && strcmp(tok, "no_security_label") == 0)
+			o->pt.security_label = false;
 		else if (!val && (strcmp(tok, "no_posix_lock") == 0 ||
 				  strcmp(tok, "no_flock") == 0 ||
 				  strcmp(tok, "posix_lock") == 0 ||
@@ -237,8 +284,10 @@ int vfs_parse_options(int argc, char **argv, struct vfs_options *o)
 			o->thread_pool_size = (unsigned)v;
 			break;
 		case OPT_XATTR: o->pt.xattr = true; break;
-		case OPT_POSIX_ACL: ret = unsupported("--posix-acl"); break;
-		case OPT_XATTRMAP: ret = unsupported("--xattrmap"); break;
+		case OPT_POSIX_ACL: o->pt.posix_acl = true; break;
+		case OPT_XATTRMAP:
+			ret = set_xattrmap(o, "--xattrmap", optarg);
+			break;
 		case OPT_SANDBOX: ret = set_sandbox(o, "--sandbox", optarg); break;
 		case OPT_READONLY: o->pt.readonly = true; break;
 		case OPT_SECCOMP: {
@@ -285,11 +334,17 @@ int vfs_parse_options(int argc, char **argv, struct vfs_options *o)
 			break;
 		case OPT_KILLPRIV: o->pt.killpriv_v2 = true; break;
 		case OPT_NO_KILLPRIV: o->pt.killpriv_v2 = false; break;
-		case OPT_SECLABEL: ret = unsupported("--security-label"); break;
+		case OPT_SECLABEL: o->pt.security_label = true; break;
 		case OPT_UID_MAP: ret = unsupported("--uid-map"); break;
 		case OPT_GID_MAP: ret = unsupported("--gid-map"); break;
-		case OPT_TRANSLATE_UID: ret = unsupported("--translate-uid"); break;
-		case OPT_TRANSLATE_GID: ret = unsupported("--translate-gid"); break;
+		case OPT_TRANSLATE_UID:
+			ret = add_translate(&o->uid_map, "--translate-uid",
+					    optarg);
+			break;
+		case OPT_TRANSLATE_GID:
+			ret = add_translate(&o->gid_map, "--translate-gid",
+					    optarg);
+			break;
 		case OPT_NOATIME: o->pt.preserve_noatime = true; break;
 		case OPT_MIG_MODE:
 		case OPT_MIG_ON_ERROR:
@@ -334,6 +389,19 @@ int vfs_parse_options(int argc, char **argv, struct vfs_options *o)
 	}
 	if (o->pt.cache == PT_CACHE_NEVER)
 		o->pt.readdirplus = false;
+	if (o->pt.posix_acl && (o->uid_map || o->gid_map)) {
+		fprintf(stderr, "virtiofsd: '--posix-acl' cannot be used with "
+			"'%s'\n", o->uid_map ? "--translate-uid" :
+			"--translate-gid");
+		return -EINVAL;
+	}
+	/* As in the Rust daemon: these imply --xattr whatever -o no_xattr
+	 * says. */
+	if (o->xattrmap || o->pt.posix_acl || o->pt.security_label)
+		o->pt.xattr = true;
+	o->pt.xattrmap = o->xattrmap;
+	o->pt.uid_map = o->uid_map;
+	o->pt.gid_map = o->gid_map;
 	return 0;
 }
 
@@ -353,6 +421,16 @@ void vfs_print_help(const char *prog)
 	       "  --allow-mmap              allow shared mmap with cache=never\n"
 	       "  --no-readdirplus          disable READDIRPLUS\n"
 	       "  --xattr                   enable extended attributes\n"
+	       "  --xattrmap RULES          xattr name mapping rules, e.g.\n"
+	       "                            ':map::user.virtiofs.:' (implies --xattr)\n"
+	       "  --posix-acl               POSIX ACLs (implies --xattr; needs the\n"
+	       "                            guest's POSIX_ACL, DONT_MASK, SETXATTR_EXT)\n"
+	       "  --security-label          store the guest's security context on\n"
+	       "                            new files (implies --xattr)\n"
+	       "  --translate-uid TYPE:SRC:DST:COUNT  in-daemon uid translation;\n"
+	       "                            TYPE: guest, host, squash-guest, squash-host,\n"
+	       "                            map; or forbid-guest:SRC:COUNT (repeatable)\n"
+	       "  --translate-gid TYPE:SRC:DST:COUNT  same for gids\n"
 	       "  --readonly                refuse every modification (EROFS)\n"
 	       "  --announce-submounts      flag mount points to the guest (default)\n"
 	       "  --no-announce-submounts   do not flag mount points\n"

@@ -29,6 +29,11 @@ struct vfs_options {
 	bool help;
 	bool version;
 	struct pt_config pt;
+	/* Owned for the process's life; pt.xattrmap / uid_map / gid_map
+	 * point to them. */
+	struct pt_xattrmap *xattrmap;
+	struct pt_idmap *uid_map;
+	struct pt_idmap *gid_map;
 };
 
 /*

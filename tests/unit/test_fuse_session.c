@@ -235,6 +235,7 @@ static struct mock {
 	uint64_t nforget, forget_sum;
 	uint64_t offered, want_cfg;
 	uint32_t max_write_cfg;
+	int init_error;      /* init_ext refuses INIT with this */
 	int read_fd;
 	size_t read_extra;
 	size_t xattr_reply;
@@ -297,6 +298,8 @@ static void m_init_ext(void *ud, struct fv_init *ini)
 	ini->want = M.want_cfg & ini->offered;
 	if (M.max_write_cfg)
 		ini->max_write = M.max_write_cfg;
+	if (M.init_error)
+		ini->error = M.init_error;
 }
 
 static void m_reset(void *ud)
@@ -847,6 +850,49 @@ static void t_init_bad_versions(void)
 	CHECK(fuse_session_initialized(se));
 	CHECK_EQ(M.ninit, 1);
 	CHECK_EQ(M.nreset, 0);
+	fuse_worker_free(w);
+	fuse_virtio_session_free(se);
+}
+
+/* The fs refuses INIT (fv_init.error): the guest gets the errno, the
+ * session stays (or becomes) uninitialized, a later INIT may succeed. */
+static void t_init_refused(void)
+{
+	struct fuse_session *se = fuse_virtio_session_new(
+		&mock_ops, sizeof(mock_ops), &mock_xops, &g_userdata);
+	struct fuse_worker *w = fuse_worker_new(se);
+	struct fuse_getattr_in ga;
+	struct fv_session_state st;
+
+	mock_reset();
+	M.init_error = -EPROTO;
+	send_init(w, 7, 38, ALL_FLAGS, sizeof(struct fuse_init_in));
+	CHECK_EQ(E.ret, 0);
+	CHECK_EQ(oh()->error, -EPROTO);
+	CHECK_EQ(E.written, sizeof(struct fuse_out_header));
+	CHECK_EQ(M.ninit, 1);
+	CHECK(!fuse_session_initialized(se));
+	memset(&ga, 0, sizeof(ga));
+	rb_start(FUSE_GETATTR, 2, 1);
+	rb_put(&ga, sizeof(ga));
+	rb_send(w, IN_BIG);
+	CHECK_EQ(oh()->error, -EIO);
+	CHECK_EQ(M.op[0], 0);
+
+	/* accepted, then refused again: the old session is gone */
+	M.init_error = 0;
+	send_init(w, 7, 38, ALL_FLAGS, sizeof(struct fuse_init_in));
+	CHECK_EQ(oh()->error, 0);
+	CHECK(fuse_session_initialized(se));
+	M.init_error = -EPROTO;
+	send_init(w, 7, 38, FUSE_ASYNC_READ, sizeof(struct fuse_init_in));
+	CHECK_EQ(oh()->error, -EPROTO);
+	CHECK(!fuse_session_initialized(se));
+	CHECK_EQ(M.nreset, 1);
+	fuse_session_get_state(se, &st);
+	CHECK(!st.initialized);
+	CHECK_EQ(st.flags, 0);
+	CHECK(guards_ok());
 	fuse_worker_free(w);
 	fuse_virtio_session_free(se);
 }
@@ -2029,6 +2075,7 @@ int main(void)
 	run_test("INIT 7.38 negotiation", t_init_38);
 	run_test("INIT 7.31 / no INIT_EXT", t_init_31);
 	run_test("INIT too old minor, old and new major", t_init_bad_versions);
+	run_test("INIT refused by the file system", t_init_refused);
 	run_test("EIO / silence before INIT", t_before_init);
 	run_test("header and argument validation", t_header_validation);
 	run_test("unknown opcodes ENOSYS", t_unknown_opcode);
