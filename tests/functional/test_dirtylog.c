@@ -252,6 +252,13 @@ static void t_log_stop(void)
 	CHECK_EQ(read_into(&e, nodeid, fh, 32768, buf, 32768, 0), 32768);
 	CHECK(vfe_log_count_all(&e.dev.log) >= 8);
 	CHECK_OK(vfe_dev_log_stop(&e.dev));
+	/* Like QEMU, log_stop does not wait for acks; a round trip makes
+	 * sure the daemon has seen LOG_ALL cleared before we look. */
+	{
+		uint64_t f;
+
+		CHECK_OK(vfe_msg_get_u64(e.dev.sock, VU_GET_FEATURES, &f, 5000));
+	}
 	vfe_log_clear(&e.dev.log);
 	CHECK_EQ(read_into(&e, nodeid, fh, 32768, buf, 32768, 0), 32768);
 	expect_count(&e, 0);
