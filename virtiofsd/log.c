@@ -1,5 +1,8 @@
 /*
  * log.c - stderr/syslog logging with levels.
+ *
+ * Syscalls: clock_gettime, write (sendto with --syslog: see
+ * seccomp/sc_filter.c).
  */
 #include <errno.h>
 #include <stdarg.h>

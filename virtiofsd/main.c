@@ -1,6 +1,9 @@
 /*
  * main.c - virtiofsd: options, start-up, wiring of the layers, one
  * front-end connection, exit when it goes away.
+ *
+ * Syscalls: accept4, unlink, close (serving starts at accept4, under
+ * the seccomp filter).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -15,11 +18,14 @@
 #include <sys/stat.h>
 #include <sys/un.h>
 
+#include "caps.h"
 #include "fuse_virtio.h"
 #include "log.h"
 #include "mig_state.h"
 #include "options.h"
 #include "passthrough.h"
+#include "sandbox.h"
+#include "sc_filter.h"
 #include "vu_dev.h"
 
 #ifndef VIRTIOFSD_VERSION
@@ -183,28 +189,10 @@ int main(int argc, char **argv)
 	}
 	vlog_init(o.log_level, o.syslog);
 	signal(SIGPIPE, SIG_IGN);
-	if (o.sandbox != SANDBOX_NONE)
-		LOG_WARN("--sandbox=%s is not implemented yet: running without a sandbox",
-			 o.sandbox == SANDBOX_CHROOT ? "chroot" : "namespace");
-	if (o.seccomp != SECCOMP_NONE)
-		LOG_DBG("seccomp filtering is not implemented yet");
 	if (set_rlimit(&o))
 		return 1;
-
-	fs = pt_fs_new(&o.pt, &err);
-	if (!fs) {
-		LOG_ERR("cannot serve %s: %s", o.pt.shared_dir, strerror(-err));
-		return 1;
-	}
-	se = fuse_virtio_session_new(pt_lowlevel_ops(),
-				     sizeof(struct fuse_lowlevel_ops),
-				     pt_virtio_ops(), fs);
-	dev = calloc(1, sizeof(*dev));
-	if (!se || !dev) {
-		LOG_ERR("out of memory");
-		return 1;
-	}
-
+	/* The socket is created outside the sandbox (its path is not in the
+	 * shared dir); see docs/security.md for the order of the steps. */
 	if (o.socket_path) {
 		pid_fd = lock_pid_file(o.socket_path);
 		if (pid_fd < 0)
@@ -215,6 +203,27 @@ int main(int argc, char **argv)
 	} else {
 		listen_fd = o.fd;
 	}
+	if (vfs_sandbox_enter(&o, pid_fd))
+		return 1;
+
+	fs = pt_fs_new(&o.pt, &err);
+	if (!fs) {
+		LOG_ERR("cannot serve %s: %s", o.pt.shared_dir, strerror(-err));
+		return 1;
+	}
+	if (vfs_sandbox_seal(&o) ||
+	    vfs_caps_drop(o.pt.inode_file_handles != PT_FH_NEVER, &o.modcaps) ||
+	    sc_install((enum sc_action)o.seccomp, o.syslog))
+		return 1;
+	se = fuse_virtio_session_new(pt_lowlevel_ops(),
+				     sizeof(struct fuse_lowlevel_ops),
+				     pt_virtio_ops(), fs);
+	dev = calloc(1, sizeof(*dev));
+	if (!se || !dev) {
+		LOG_ERR("out of memory");
+		return 1;
+	}
+
 	if (o.socket_path)
 		LOG_INFO("serving %s on %s, waiting for the front-end",
 			 o.pt.shared_dir, o.socket_path);
@@ -229,7 +238,9 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	close(listen_fd);
-	if (o.socket_path)
+	/* Sandboxed, the path is not ours to unlink (the waiting parent of
+	 * the namespace sandbox does it at the end). */
+	if (o.socket_path && o.sandbox == SANDBOX_NONE)
 		unlink(o.socket_path);
 	LOG_INFO("front-end connected");
 
@@ -252,7 +263,8 @@ int main(int argc, char **argv)
 		char path[4096 + 8];
 
 		snprintf(path, sizeof(path), "%s.pid", o.socket_path);
-		unlink(path);
+		if (o.sandbox == SANDBOX_NONE)
+			unlink(path);
 		close(pid_fd);
 	}
 	return ret ? 1 : 0;

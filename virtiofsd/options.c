@@ -201,7 +201,7 @@ static int parse_compat(struct vfs_options *o, char *list)
 		else if (val && strcmp(tok, "xattrmap") == 0)
 			ret = set_xattrmap(o, "-o xattrmap", val);
 		else if (val && strcmp(tok, "modcaps") == 0)
-			ret = unsupported("-o modcaps");
+			ret = vfs_modcaps_parse("-o modcaps", val, &o->modcaps);
 		else if (!val && strcmp(tok, "xattr") == 0)
 			o->pt.xattr = true;
 		else if (!val && strcmp(tok, "no_xattr") == 0)
@@ -320,7 +320,9 @@ int vfs_parse_options(int argc, char **argv, struct vfs_options *o)
 		case OPT_WRITEBACK: o->pt.writeback = true; break;
 		case OPT_DIRECT_IO: o->pt.allow_direct_io = true; break;
 		case OPT_PRINT_CAPS: o->print_capabilities = true; break;
-		case OPT_MODCAPS: ret = unsupported("--modcaps"); break;
+		case OPT_MODCAPS:
+			ret = vfs_modcaps_parse("--modcaps", optarg, &o->modcaps);
+			break;
 		case 'd': o->log_level = VLOG_DEBUG; break;
 		case 'f': break;
 		case OPT_LOG_LEVEL:
@@ -335,8 +337,12 @@ int vfs_parse_options(int argc, char **argv, struct vfs_options *o)
 		case OPT_KILLPRIV: o->pt.killpriv_v2 = true; break;
 		case OPT_NO_KILLPRIV: o->pt.killpriv_v2 = false; break;
 		case OPT_SECLABEL: o->pt.security_label = true; break;
-		case OPT_UID_MAP: ret = unsupported("--uid-map"); break;
-		case OPT_GID_MAP: ret = unsupported("--gid-map"); break;
+		case OPT_UID_MAP:
+			ret = vfs_idmap_parse("--uid-map", optarg, &o->ns_uid_map);
+			break;
+		case OPT_GID_MAP:
+			ret = vfs_idmap_parse("--gid-map", optarg, &o->ns_gid_map);
+			break;
 		case OPT_TRANSLATE_UID:
 			ret = add_translate(&o->uid_map, "--translate-uid",
 					    optarg);
@@ -439,6 +445,10 @@ void vfs_print_help(const char *prog)
 	       "  --rlimit-nofile N         set RLIMIT_NOFILE (0: unchanged)\n"
 	       "  --sandbox namespace|chroot|none  isolation mode\n"
 	       "  --seccomp kill|log|trap|none     syscall filter action\n"
+	       "  --modcaps +CAP:-CAP       change the kept capabilities (e.g. +sys_admin)\n"
+	       "  --uid-map :NS:HOST:COUNT: user-namespace uid range (unprivileged\n"
+	       "                            --sandbox=namespace; repeatable)\n"
+	       "  --gid-map :NS:HOST:COUNT: same for gids\n"
 	       "  --log-level error|warn|info|debug|trace|off\n"
 	       "  --syslog                  log to syslog instead of stderr\n"
 	       "  --print-capabilities      print vhost-user capabilities as JSON\n"

@@ -7,10 +7,13 @@
 
 #include <stdbool.h>
 
+#include "caps.h"
+#include "idmap.h"
 #include "log.h"
 #include "passthrough.h"
 
 enum vfs_sandbox { SANDBOX_NAMESPACE = 0, SANDBOX_CHROOT, SANDBOX_NONE };
+/* In the order of enum sc_action (seccomp/sc_filter.h). */
 enum vfs_seccomp { SECCOMP_KILL = 0, SECCOMP_LOG, SECCOMP_TRAP, SECCOMP_NONE };
 
 struct vfs_options {
@@ -29,6 +32,9 @@ struct vfs_options {
 	bool help;
 	bool version;
 	struct pt_config pt;
+	struct vfs_modcaps modcaps;    /* --modcaps */
+	struct vfs_idmaps ns_uid_map;  /* --uid-map (user namespace) */
+	struct vfs_idmaps ns_gid_map;  /* --gid-map */
 	/* Owned for the process's life; pt.xattrmap / uid_map / gid_map
 	 * point to them. */
 	struct pt_xattrmap *xattrmap;

@@ -1,5 +1,7 @@
 /*
  * vq.c - split virtqueue processing (device side).
+ *
+ * Syscalls: eventfd2, write, close.
  */
 #include <errno.h>
 #include <stddef.h>

@@ -7,6 +7,8 @@
  * queue thread, which pushes the request in hand before it looks at its
  * stop flag again, then waits until every request handed to the pool has
  * been pushed.  When it returns, the ring writes no more guest memory.
+ *
+ * Syscalls: poll, read, write (+ the thread runtime of seccomp/sc_filter.c).
  */
 #include <errno.h>
 #include <poll.h>

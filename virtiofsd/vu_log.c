@@ -1,5 +1,7 @@
 /*
  * vu_log.c - dirty page logging for live migration.
+ *
+ * Syscalls: mmap, munmap, close.
  */
 #include <errno.h>
 #include <sys/mman.h>

@@ -1,5 +1,7 @@
 /*
  * vu_mem.c - guest memory table and address translation.
+ *
+ * Syscalls: mmap, munmap, close.
  */
 #include <errno.h>
 #include <stdlib.h>

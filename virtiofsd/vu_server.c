@@ -2,6 +2,8 @@
  * vu_server.c - the vhost-user message loop: read one message (header,
  * payload, fds), validate it, apply it, reply exactly as QEMU expects
  * (flags VERSION|REPLY, the request's id, the exact payload size).
+ *
+ * Syscalls: recvmsg, sendmsg, read, write, close.
  */
 #include <errno.h>
 #include <stdlib.h>

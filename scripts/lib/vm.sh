@@ -96,8 +96,11 @@ vm_start_daemon() {
     local args
     case ${VFS_DAEMON_STYLE:-rust} in
         c-old) args=(--socket-path="$sock" -o source="$share" -o cache=auto) ;;
-        *) args=(--socket-path="$sock" --shared-dir="$share" --sandbox=none) ;;
+        *) args=(--socket-path="$sock" --shared-dir="$share") ;;
     esac
+    # As root the daemon runs with its default sandbox and seccomp filter;
+    # unprivileged hosts may lack user namespaces.
+    [[ ${VFS_DAEMON_STYLE:-rust} == c-old || $EUID -eq 0 ]] || args+=(--sandbox=none)
     rm -f "$sock"
     # A daemon that gets no log level option logs at its default (info).
     "$bin" "${args[@]}" "$@" >"$VM_TMP/$name.log" 2>&1 &

@@ -87,7 +87,11 @@ int vfe_daemon_start(struct vfe_daemon *d, const char *dir,
 	}
 	snprintf(a_shared, sizeof(a_shared), "--shared-dir=%s", d->shared_dir);
 	argv[argc++] = a_shared;
-	argv[argc++] = "--sandbox=none";
+	/* As root the daemon runs with its defaults (namespace sandbox,
+	 * seccomp kill), as in production; unprivileged hosts may lack
+	 * user namespaces. */
+	if (geteuid() != 0)
+		argv[argc++] = "--sandbox=none";
 	argv[argc++] = "--log-level=debug";
 	if (o->thread_pool_size) {
 		snprintf(a_pool, sizeof(a_pool), "--thread-pool-size=%u",
