@@ -10,9 +10,9 @@
  * The waiting parent.  unshare(CLONE_NEWPID) only puts our *children* in
  * the new pid namespace, so we fork: the child is the daemon (pid 1 in
  * there) and creates the mount and network namespaces; the original
- * process stays outside (host mount namespace included), closes every fd but stdio
- * and the pid-file lock, forwards SIGTERM/SIGINT/SIGHUP and ends the way
- * the daemon ended.  Afterwards it removes the socket and the pid file,
+ * process stays outside (in the host's mount namespace too), closes every
+ * fd but stdio and the pid-file lock, forwards SIGTERM/SIGINT/SIGHUP and
+ * ends the way the daemon ended.  Afterwards it removes the socket and the pid file,
  * which the daemon cannot reach from inside its new root.  A pid 1 ignores
  * signals it has no handler for, so the daemon handles those three by
  * exiting at once.
