@@ -17,6 +17,10 @@
  *   handle shard lock, then inode shard locks (never held together in
  *   practice: every table function takes at most one shard lock at a time);
  *   dir_lock of a handle is taken outside of any table lock.
+ *   Migration: fs->mig_lock (message / transfer thread only) before the
+ *   tracker's lock (pt_mig_track.c), which is taken without any table
+ *   lock and under which no table lock is taken; fs->inval_lock
+ *   (pt_invalid.c) is a leaf.
  */
 #ifndef PT_INTERNAL_H
 #define PT_INTERNAL_H
@@ -117,6 +121,17 @@ struct pt_fs {
 	/* Migration save state between pt_mig_prepare() and the end of the
 	 * migration (pt_mig.c); owned by the message/transfer thread. */
 	struct pt_mig_src *mig;
+	/* Pre-copy tracking (pt_mig_track.c): mig_lock serializes
+	 * start/stop/save on the tracker pointer (taken by the message and
+	 * transfer threads, never by ops); mig_tracking (atomic) tells the
+	 * ops to report name changes. */
+	pthread_mutex_t mig_lock;
+	struct pt_mig_track *track;
+	_Atomic bool mig_tracking;
+	/* Node ids / handles a migration could not restore (pt_invalid.c). */
+	pthread_mutex_t inval_lock;
+	struct pt_htab inval_ino, inval_hnd;
+	_Atomic uint64_t n_invalid;
 	/* Host name of "security.capability" when --xattrmap renames it:
 	 * the daemon then removes it where the host kernel would have
 	 * removed security.capability (pt_ops_xattr.c); else NULL. */
@@ -255,6 +270,66 @@ void pt_mig_cleanup_stale(struct pt_fs *fs);
 /* Free the save state at exit (hidden links are left for the peer). */
 void pt_mig_free(struct pt_fs *fs);
 
+/* Source: stop the pre-copy thread and hand the tracked records to the
+ * save (called by pt_mig_prepare with mig_lock held).  See pt_mig_track.c. */
+struct pt_track_loc {
+	struct pt_inode *parent;    /* NULL: unknown */
+	const char *name;
+	uint16_t namelen;
+	const void *fh;             /* file handle bytes or NULL */
+	uint16_t fh_len;
+	int32_t fh_type;
+};
+/* Stop the collecting thread (tracking of ops goes on).  mig_lock held. */
+void pt_track_pause(struct pt_fs *fs);
+/* The tracked location of nodeid: true and *loc filled (valid until the
+ * tracker is dropped; mig_lock held, rings stopped). */
+bool pt_track_get(struct pt_fs *fs, uint64_t nodeid, struct pt_track_loc *loc);
+/* Statistics of the tracker for the save's log line. */
+void pt_track_stats(struct pt_fs *fs, uint64_t *records, double *ms);
+
+/* Hooks of the ops while fs->mig_tracking is set (cheap: memory only
+ * under the tracker's lock).  in was reached as name in parent. */
+void pt_track_name(struct pt_fs *fs, struct pt_inode *parent,
+		   const char *name, struct pt_inode *in);
+/* A successful RENAME(2) of parent/name to newparent/newname. */
+void pt_track_rename(struct pt_fs *fs, struct pt_inode *parent,
+		     const char *name, struct pt_inode *newparent,
+		     const char *newname, unsigned flags);
+/* A successful UNLINK / RMDIR of parent/name. */
+void pt_track_remove(struct pt_fs *fs, struct pt_inode *parent,
+		     const char *name);
+/* Free everything of the tracker (fs going away). */
+void pt_track_free(struct pt_fs *fs);
+
+/* Compute the file handle of fd (name_to_handle_at AT_EMPTY_PATH) into
+ * buf (PT_FH_MAX bytes).  Returns its length, or a negative errno. */
+#define PT_FH_MAX 128
+int pt_fd_handle(int fd, uint8_t *buf, int32_t *type);
+
+/* ---- pt_invalid.c ---- */
+
+int pt_miss_err(void);
+int pt_invalid_init(struct pt_fs *fs);
+void pt_invalid_clear(struct pt_fs *fs);
+void pt_invalid_destroy(struct pt_fs *fs);
+int pt_invalid_add_inode(struct pt_fs *fs, uint64_t nodeid, uint64_t nlookup,
+			 uint64_t generation, int err);
+int pt_invalid_add_handle(struct pt_fs *fs, uint64_t fh, uint64_t nodeid,
+			  uint32_t flags, bool is_dir, int err);
+void pt_invalid_miss_inode(struct pt_fs *fs, uint64_t nodeid);
+void pt_invalid_miss_handle(struct pt_fs *fs, uint64_t fh);
+bool pt_invalid_forget(struct pt_fs *fs, uint64_t nodeid, uint64_t n);
+bool pt_invalid_release(struct pt_fs *fs, uint64_t fh, uint64_t nodeid);
+int pt_invalid_foreach_inode(struct pt_fs *fs,
+			     int (*cb)(uint64_t nodeid, uint64_t nlookup,
+				       uint64_t generation, int err, void *arg),
+			     void *arg);
+int pt_invalid_foreach_handle(struct pt_fs *fs,
+			      int (*cb)(const struct pt_mig_handle *h,
+					void *arg),
+			      void *arg);
+
 /* ---- pt_cred.c ---- */
 
 /* Saved state of one credential switch. */
@@ -323,10 +398,11 @@ int pt_newnode_secctx(struct pt_fs *fs, fuse_req_t req, int fd, bool o_path);
 /* Start-up: find the host name of security.capability under the xattr
  * map (fs->xattr_cap_name).  0 or -ENOMEM. */
 int pt_xattr_setup(struct pt_fs *fs);
-/* Remove the renamed security.capability from the file behind fd (O_PATH
- * when o_path), as the host kernel does on write, truncate and chown.
- * No-op unless it is renamed.  0 or negative errno. */
-int pt_xattr_clear_caps(struct pt_fs *fs, int fd, bool o_path);
+/* Remove the renamed security.capability from inode in, through fd when
+ * fd >= 0 (an fd open for I/O) else by reopening in, as the host kernel
+ * does on write, truncate and chown.  No-op unless it is renamed.
+ * 0 or negative errno. */
+int pt_xattr_clear_caps(struct pt_fs *fs, struct pt_inode *in, int fd);
 
 /* ---- pt_fd.c: opening inodes, paths, stat ---- */
 

@@ -15,10 +15,12 @@
  *    daemon's credentials, before the entry reply.  The caller undoes
  *    the creation when this fails.
  *
- * Syscalls: getxattr, setxattr, fsetxattr.
+ * Syscalls: openat, close, fstat, fgetxattr, setxattr, fsetxattr.
  */
+#include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 #include <sys/xattr.h>
 #include <linux/fuse.h>
 #include <linux/limits.h>
@@ -31,15 +33,19 @@ mode_t pt_newnode_umask(struct pt_fs *fs, fuse_req_t req,
 			struct pt_inode *parent)
 {
 	mode_t um = fuse_req_ctx(req)->umask & 0777;
-	char path[64];
+	ssize_t n;
+	int fd;
 
-	(void)fs;
 	if (!(fuse_req_session_flags(req) & FUSE_DONT_MASK) || !um)
 		return 0;
-	snprintf(path, sizeof(path), "/proc/self/fd/%d", pt_inode_fd(parent));
-	if (getxattr(path, "system.posix_acl_default", NULL, 0) >= 0)
-		return 0;   /* the host applies the parent's default ACL */
-	return um;
+	/* O_PATH fds have no xattrs and /proc may be gone (sandbox):
+	 * reopen the directory through the kept /proc/self/fd. */
+	fd = pt_inode_open(fs, parent, O_RDONLY | O_DIRECTORY | O_NONBLOCK);
+	if (fd < 0)
+		return um;  /* the create fails on the parent anyway */
+	n = fgetxattr(fd, "system.posix_acl_default", NULL, 0);
+	close(fd);
+	return n >= 0 ? 0 : um;  /* default ACL: the host applies it */
 }
 
 /* Store the request's security context; see pt_internal.h. */
@@ -68,9 +74,26 @@ int pt_newnode_secctx(struct pt_fs *fs, fuse_req_t req, int fd, bool o_path)
 	}
 	if (o_path) {
 		char path[64];
+		struct stat st;
+		int ofd = -1;
 
-		snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
-		r = setxattr(path, hname, value, size, 0);
+		/* Directories, regular files and FIFOs can be reopened
+		 * without side effects (/proc may be gone in the sandbox);
+		 * symlinks and devices only by their /proc path. */
+		if (fstat(fd, &st) == 0 && (S_ISDIR(st.st_mode) ||
+					    S_ISREG(st.st_mode) ||
+					    S_ISFIFO(st.st_mode))) {
+			snprintf(path, sizeof(path), "%d", fd);
+			ofd = openat(fs->proc_self_fd, path, O_RDONLY |
+				     O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
+		}
+		if (ofd >= 0) {
+			r = fsetxattr(ofd, hname, value, size, 0);
+			close(ofd);
+		} else {
+			snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
+			r = setxattr(path, hname, value, size, 0);
+		}
 	} else {
 		r = fsetxattr(fd, hname, value, size, 0);
 	}

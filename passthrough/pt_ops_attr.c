@@ -81,8 +81,6 @@ static int do_setattr(struct pt_fs *fs, struct pt_inode *in,
 		gid_t g = (valid & FUSE_SET_ATTR_GID) ? attr->st_gid : (gid_t)-1;
 		int r = pt_ids_to_host(fs, &u, &g);
 
-		if (!r)
-			r = pt_xattr_clear_caps(fs, pt_inode_fd(in), true);
 		if (r)
 			return r;
 		if (fchownat(h ? h->fd : pt_inode_fd(in), "", u, g,
@@ -90,11 +88,7 @@ static int do_setattr(struct pt_fs *fs, struct pt_inode *in,
 			return -errno;
 	}
 	if (valid & FUSE_SET_ATTR_SIZE) {
-		int r = pt_xattr_clear_caps(fs, h ? h->fd : pt_inode_fd(in),
-					    !h);
-
-		if (!r)
-			r = do_truncate(fs, in, h, attr->st_size);
+		int r = do_truncate(fs, in, h, attr->st_size);
 
 		if (r)
 			return r;
@@ -157,7 +151,14 @@ void pt_op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr,
 			return;
 		}
 	}
-	r = pt_cred_enter(fs, req, &cred);
+	/* A renamed security.capability goes on chown and truncate, as
+	 * the real one would; with the daemon's credentials. */
+	r = 0;
+	if (valid & (FUSE_SET_ATTR_UID | FUSE_SET_ATTR_GID |
+		     FUSE_SET_ATTR_SIZE))
+		r = pt_xattr_clear_caps(fs, in, h ? h->fd : -1);
+	if (!r)
+		r = pt_cred_enter(fs, req, &cred);
 	if (!r) {
 		bool nofsetid = false;
 

@@ -53,7 +53,7 @@ void pt_op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 		pt_cred_leave(fs, &cred);
 	}
 	if (fd >= 0 && (fi->flags & O_TRUNC)) {
-		r = pt_xattr_clear_caps(fs, fd, false);
+		r = pt_xattr_clear_caps(fs, in, fd);
 		if (r) {
 			close(fd);
 			fd = r;
@@ -301,7 +301,7 @@ void pt_op_write_buf(fuse_req_t req, fuse_ino_t ino, struct fuse_bufvec *bufv,
 		return;
 	/* A renamed security.capability goes away on write, as the real
 	 * one would (one syscall per write, only with such a map). */
-	r = pt_xattr_clear_caps(fs, h->fd, false);
+	r = pt_xattr_clear_caps(fs, h->inode, h->fd);
 	if (r < 0) {
 		pt_handle_put(fs, h);
 		pt_reply_err(req, (int)r);

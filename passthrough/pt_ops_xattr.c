@@ -117,8 +117,7 @@ static ssize_t do_xattr(fuse_req_t req, struct pt_fs *fs, fuse_ino_t ino,
 	}
 	r = 0;
 	if (x->op == X_SET)
-		r = pt_xattr_clear_caps(fs, fd >= 0 ? fd : pt_inode_fd(in),
-					fd < 0);
+		r = pt_xattr_clear_caps(fs, in, fd);
 	if (!r && as_caller)
 		r = pt_cred_enter(fs, req, &cred);
 	if (!r) {
@@ -213,22 +212,26 @@ int pt_xattr_setup(struct pt_fs *fs)
 }
 
 /* Remove the renamed security.capability; see pt_internal.h. */
-int pt_xattr_clear_caps(struct pt_fs *fs, int fd, bool o_path)
+int pt_xattr_clear_caps(struct pt_fs *fs, struct pt_inode *in, int fd)
 {
-	int r;
+	int r, e, ofd = fd;
 
 	if (!fs->xattr_cap_name)
 		return 0;
-	if (o_path) {
-		char path[64];
-
-		snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
-		r = removexattr(path, fs->xattr_cap_name);
-	} else {
-		r = fremovexattr(fd, fs->xattr_cap_name);
+	if (ofd < 0) {
+		/* File capabilities exist on regular files only. */
+		if (!S_ISREG(in->ftype))
+			return 0;
+		ofd = pt_inode_open(fs, in, O_RDONLY | O_NONBLOCK);
+		if (ofd < 0)
+			return ofd;
 	}
-	if (r < 0 && errno != ENODATA && errno != ENOTSUP)
-		return -errno;
+	r = fremovexattr(ofd, fs->xattr_cap_name);
+	e = errno;
+	if (ofd != fd)
+		close(ofd);
+	if (r < 0 && e != ENODATA && e != ENOTSUP)
+		return -e;
 	return 0;
 }
 

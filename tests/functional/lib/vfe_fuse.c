@@ -793,3 +793,97 @@ int vfe_dirent_next(const void *buf, size_t len, size_t *pos, bool plus,
 	*pos += rec;
 	return 1;
 }
+
+/* --- INIT with chosen flags, xattr ops --- */
+
+int vfe_fuse_init_flags(struct vfe_fuse *f, uint64_t flags)
+{
+	struct fuse_init_in in = {
+		.major = FUSE_KERNEL_VERSION,
+		.minor = FUSE_KERNEL_MINOR_VERSION,
+		.max_readahead = 128 * 1024,
+		.flags = (uint32_t)flags,
+		.flags2 = (uint32_t)(flags >> 32),
+	};
+	int r = simple(f, FUSE_INIT, 0, &in, sizeof(in), NULL, 0, &f->init,
+		       sizeof(f->init));
+
+	if (r)
+		return r;
+	f->minor = f->init.minor;
+	return 0;
+}
+
+int vfe_fuse_setxattr(struct vfe_fuse *f, uint64_t nodeid, const char *name,
+		      const void *value, size_t size, uint32_t flags,
+		      uint32_t setxattr_flags)
+{
+	struct fuse_setxattr_in in = {
+		.size = (uint32_t)size,
+		.flags = flags,
+		.setxattr_flags = setxattr_flags,
+	};
+	struct vfe_fuse_call c = {
+		.opcode = FUSE_SETXATTR, .nodeid = nodeid,
+		.queue = VFE_Q_DEFAULT,
+	};
+
+	/* The extended argument only once SETXATTR_EXT is negotiated. */
+	c.in[c.nin++] = IOV(&in, (f->init.flags & FUSE_SETXATTR_EXT) ?
+			    sizeof(in) : FUSE_COMPAT_SETXATTR_IN_SIZE);
+	c.in[c.nin++] = IOV(name, strlen(name) + 1);
+	if (size)
+		c.in[c.nin++] = IOV(value, size);
+	return vfe_fuse_call(f, &c);
+}
+
+/* GETXATTR / LISTXATTR: size 0 asks for the size (*len). */
+static int xattr_get(struct vfe_fuse *f, uint32_t op, uint64_t nodeid,
+		     const char *name, void *buf, size_t size, size_t *len)
+{
+	struct fuse_getxattr_in in = { .size = (uint32_t)size };
+	struct fuse_getxattr_out go;
+	struct vfe_fuse_call c = {
+		.opcode = op, .nodeid = nodeid, .queue = VFE_Q_DEFAULT,
+	};
+	int r;
+
+	c.in[c.nin++] = IOV(&in, sizeof(in));
+	if (name)
+		c.in[c.nin++] = IOV(name, strlen(name) + 1);
+	c.out = size ? buf : &go;
+	c.out_cap = size ? size : sizeof(go);
+	r = vfe_fuse_call(f, &c);
+	if (r)
+		return r;
+	if (!size) {
+		if (c.out_len != sizeof(go)) {
+			vfe_msg_set_error("xattr size reply of %zu bytes",
+					  c.out_len);
+			return -VFE_EPROTO;
+		}
+		*len = go.size;
+	} else {
+		*len = c.out_len;
+	}
+	return 0;
+}
+
+int vfe_fuse_getxattr(struct vfe_fuse *f, uint64_t nodeid, const char *name,
+		      void *buf, size_t size, size_t *len)
+{
+	return xattr_get(f, FUSE_GETXATTR, nodeid, name, buf, size, len);
+}
+
+int vfe_fuse_listxattr(struct vfe_fuse *f, uint64_t nodeid, void *buf,
+		       size_t size, size_t *len)
+{
+	return xattr_get(f, FUSE_LISTXATTR, nodeid, NULL, buf, size, len);
+}
+
+int vfe_fuse_removexattr(struct vfe_fuse *f, uint64_t nodeid,
+			 const char *name)
+{
+	return simple(f, FUSE_REMOVEXATTR, nodeid, name, strlen(name) + 1,
+		      NULL, 0, NULL, 0);
+}

@@ -233,4 +233,20 @@ struct vfe_dirent {
 int vfe_dirent_next(const void *buf, size_t len, size_t *pos, bool plus,
 		    struct vfe_dirent *d);
 
+/* FUSE_INIT offering exactly flags (64 bits); fills f->init. */
+int vfe_fuse_init_flags(struct vfe_fuse *f, uint64_t flags);
+/* SETXATTR; the extended argument (setxattr_flags) is sent only when
+ * FUSE_SETXATTR_EXT was negotiated. */
+int vfe_fuse_setxattr(struct vfe_fuse *f, uint64_t nodeid, const char *name,
+		      const void *value, size_t size, uint32_t flags,
+		      uint32_t setxattr_flags);
+/* GETXATTR / LISTXATTR: size 0 asks for the size, returned in *len;
+ * otherwise *len is the number of bytes received into buf. */
+int vfe_fuse_getxattr(struct vfe_fuse *f, uint64_t nodeid, const char *name,
+		      void *buf, size_t size, size_t *len);
+int vfe_fuse_listxattr(struct vfe_fuse *f, uint64_t nodeid, void *buf,
+		       size_t size, size_t *len);
+int vfe_fuse_removexattr(struct vfe_fuse *f, uint64_t nodeid,
+			 const char *name);
+
 #endif
