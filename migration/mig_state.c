@@ -28,13 +28,6 @@
 #define FUSE_DIRECT_IO_ALLOW_MMAP (1ULL << 36)
 #endif
 
-/* CONFIG section: one byte per field, in this order. */
-enum {
-	CFG_CACHE, CFG_WRITEBACK, CFG_XATTR, CFG_POSIX_ACL, CFG_READDIRPLUS,
-	CFG_ANNOUNCE_SUBMOUNTS, CFG_READONLY, CFG_KILLPRIV_V2,
-	CFG_ALLOW_DIRECT_IO, CFG_ALLOW_MMAP, CFG_SECURITY_LABEL, CFG_N
-};
-
 static double now_ms(void)
 {
 	struct timespec ts;

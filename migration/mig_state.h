@@ -26,6 +26,16 @@ enum mig_section {
 	MIG_SEC_COUNTERS = 5,   /* must-understand */
 };
 
+/* CONFIG section: one byte per field, in this order (the cache mode is
+ * enum pt_cache; the others are 0/1). */
+enum {
+	CFG_CACHE, CFG_WRITEBACK, CFG_XATTR, CFG_POSIX_ACL, CFG_READDIRPLUS,
+	CFG_ANNOUNCE_SUBMOUNTS, CFG_READONLY, CFG_KILLPRIV_V2,
+	CFG_ALLOW_DIRECT_IO, CFG_ALLOW_MMAP, CFG_SECURITY_LABEL, CFG_N
+};
+
+/* INODES entry kinds: enum pt_mig_kind (passthrough.h). */
+
 /* Bytes of table entries per INODES / HANDLES section. */
 #define MIG_STATE_CHUNK (1u << 20)
 

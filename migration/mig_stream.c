@@ -225,16 +225,25 @@ int mig_r_init(struct mig_reader *r, int fd, uint32_t max_version)
 	memset(r, 0, sizeof(*r));
 	r->fd = fd;
 	ret = read_all(fd, h, sizeof(h));
-	if (ret)
+	if (ret) {
+		r->why = "truncated header";
 		return ret;
-	if (memcmp(h, MIG_MAGIC, MIG_MAGIC_LEN) != 0)
-		return -EBADMSG;
+	}
+	memcpy(r->magic, h, MIG_MAGIC_LEN);
 	r->version = (uint32_t)get_le(h + 8, 4);
-	oldest = (uint32_t)get_le(h + 12, 4);
-	if (oldest > r->version)
+	r->oldest = oldest = (uint32_t)get_le(h + 12, 4);
+	if (memcmp(h, MIG_MAGIC, MIG_MAGIC_LEN) != 0) {
+		r->why = "bad magic";
 		return -EBADMSG;
-	if (oldest > max_version)
+	}
+	if (oldest > r->version) {
+		r->why = "oldest compatible version above the version";
+		return -EBADMSG;
+	}
+	if (oldest > max_version) {
+		r->why = "needs a newer reader";
 		return -EPROTO;
+	}
 	r->crc = mig_crc32c(0, h, sizeof(h));
 	r->total = sizeof(h);
 	return 0;
@@ -247,16 +256,21 @@ int mig_r_next(struct mig_reader *r, uint32_t *type, uint32_t *flags,
 	uint32_t len, before;
 	int ret;
 
+	r->why = NULL;
 	if (r->done)
 		return 0;
 	ret = read_all(r->fd, h, sizeof(h));
-	if (ret)
+	if (ret) {
+		r->why = "truncated: no END section";
 		return ret;
+	}
 	*type = (uint32_t)get_le(h, 4);
 	*flags = (uint32_t)get_le(h + 4, 4);
 	len = (uint32_t)get_le(h + 8, 4);
-	if (len > MIG_MAX_SECTION)
+	if (len > MIG_MAX_SECTION) {
+		r->why = "section longer than 16 MiB";
 		return -EBADMSG;
+	}
 	before = r->crc;
 	r->crc = mig_crc32c(r->crc, h, sizeof(h));
 	if (len > r->cap) {
@@ -268,17 +282,30 @@ int mig_r_next(struct mig_reader *r, uint32_t *type, uint32_t *flags,
 		r->cap = len;
 	}
 	ret = read_all(r->fd, r->buf, len);
-	if (ret)
+	if (ret) {
+		r->why = "truncated section payload";
 		return ret;
+	}
 	r->total += sizeof(h) + len;
 	if (*type == MIG_SEC_END) {
 		uint8_t extra;
 
-		if (len != 4 || (uint32_t)get_le(r->buf, 4) != before)
+		if (len != 4) {
+			r->why = "END section of a wrong length";
 			return -EBADMSG;
+		}
+		r->end_read = true;
+		r->end_crc_stored = (uint32_t)get_le(r->buf, 4);
+		r->end_crc_computed = before;
+		if (r->end_crc_stored != before) {
+			r->why = "checksum mismatch";
+			return -EBADMSG;
+		}
 		/* Nothing may follow the end section. */
-		if (read(r->fd, &extra, 1) != 0)
+		if (read(r->fd, &extra, 1) != 0) {
+			r->why = "data after the END section";
 			return -EBADMSG;
+		}
 		r->done = true;
 		return 0;
 	}

@@ -84,6 +84,13 @@ struct mig_reader {
 	uint64_t total;      /* bytes consumed */
 	uint32_t version;    /* the stream's format version */
 	bool done;           /* END seen and verified */
+	/* For diagnostics (mig_print.c): what the header said, why the last
+	 * call failed, and the END section's checksums once it was read. */
+	char magic[MIG_MAGIC_LEN];
+	uint32_t oldest;
+	const char *why;     /* NULL, or a short reason for the last error */
+	bool end_read;       /* END's payload read (end_crc* valid) */
+	uint32_t end_crc_stored, end_crc_computed;
 };
 
 /* A cursor over one section's payload; errors are sticky in `bad`. */
@@ -102,7 +109,7 @@ int mig_r_init(struct mig_reader *r, int fd, uint32_t max_version);
 
 /*
  * Read the next section.  On 1, *type and *flags are set and *cur covers the
- * payload (valid until the next call).  Returns 0 after a verified END
+ * payload (valid until the next call); on an error r->why says why.  Returns 0 after a verified END
  * section, -EBADMSG for a truncated or corrupt stream (checksum
  * mismatch, oversized section), or another negative errno.
  */

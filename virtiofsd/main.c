@@ -21,6 +21,7 @@
 #include "caps.h"
 #include "fuse_virtio.h"
 #include "log.h"
+#include "mig_print.h"
 #include "mig_state.h"
 #include "options.h"
 #include "passthrough.h"
@@ -134,6 +135,24 @@ static const struct vu_state_ops state_ops = {
 	.resumed = state_resumed,
 };
 
+/* --print-state FILE: decode the blob in FILE ('-': stdin) to stdout.
+ * Returns the exit status: 0 valid, 1 invalid or unreadable. */
+static int print_state(const char *path)
+{
+	int fd = strcmp(path, "-") == 0 ? STDIN_FILENO :
+		 open(path, O_RDONLY | O_CLOEXEC);
+	int ret;
+
+	if (fd < 0) {
+		fprintf(stderr, "virtiofsd: cannot open %s: %m\n", path);
+		return 1;
+	}
+	ret = mig_print(fd, stdout);
+	if (fd != STDIN_FILENO)
+		close(fd);
+	return fflush(stdout) ? 1 : ret;
+}
+
 static int set_rlimit(const struct vfs_options *o)
 {
 	struct rlimit rl;
@@ -175,6 +194,8 @@ int main(int argc, char **argv)
 
 	if (vfs_parse_options(argc, argv, &o))
 		return 1;
+	if (o.print_state)
+		return print_state(o.print_state);
 	if (o.print_capabilities) {
 		printf("{\"type\": \"fs\", \"features\": [\"migrate-precopy\", \"separate-options\"]}\n");
 		return 0;

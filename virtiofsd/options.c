@@ -22,7 +22,7 @@ enum {
 	OPT_LOG_LEVEL, OPT_SYSLOG, OPT_RLIMIT, OPT_KILLPRIV, OPT_NO_KILLPRIV,
 	OPT_SECLABEL, OPT_UID_MAP, OPT_GID_MAP, OPT_TRANSLATE_UID,
 	OPT_TRANSLATE_GID, OPT_NOATIME, OPT_MIG_MODE, OPT_MIG_ON_ERROR,
-	OPT_MIG_VERIFY, OPT_MIG_CONFIRM,
+	OPT_MIG_VERIFY, OPT_MIG_CONFIRM, OPT_PRINT_STATE,
 };
 
 static const struct option long_opts[] = {
@@ -48,6 +48,7 @@ static const struct option long_opts[] = {
 	{ "writeback", no_argument, NULL, OPT_WRITEBACK },
 	{ "allow-direct-io", no_argument, NULL, OPT_DIRECT_IO },
 	{ "print-capabilities", no_argument, NULL, OPT_PRINT_CAPS },
+	{ "print-state", required_argument, NULL, OPT_PRINT_STATE },
 	{ "modcaps", required_argument, NULL, OPT_MODCAPS },
 	{ "log-level", required_argument, NULL, OPT_LOG_LEVEL },
 	{ "syslog", no_argument, NULL, OPT_SYSLOG },
@@ -320,6 +321,7 @@ int vfs_parse_options(int argc, char **argv, struct vfs_options *o)
 		case OPT_WRITEBACK: o->pt.writeback = true; break;
 		case OPT_DIRECT_IO: o->pt.allow_direct_io = true; break;
 		case OPT_PRINT_CAPS: o->print_capabilities = true; break;
+		case OPT_PRINT_STATE: o->print_state = optarg; break;
 		case OPT_MODCAPS:
 			ret = vfs_modcaps_parse("--modcaps", optarg, &o->modcaps);
 			break;
@@ -378,7 +380,8 @@ int vfs_parse_options(int argc, char **argv, struct vfs_options *o)
 			break;
 		}
 	}
-	if (ret || o->print_capabilities || o->help || o->version)
+	if (ret || o->print_capabilities || o->print_state || o->help ||
+	    o->version)
 		return ret;
 	if (optind < argc) {
 		fprintf(stderr, "virtiofsd: unexpected argument '%s'\n",
@@ -452,6 +455,8 @@ void vfs_print_help(const char *prog)
 	       "  --log-level error|warn|info|debug|trace|off\n"
 	       "  --syslog                  log to syslog instead of stderr\n"
 	       "  --print-capabilities      print vhost-user capabilities as JSON\n"
+	       "  --print-state FILE        decode a saved device-state blob (- for\n"
+	       "                            stdin) and exit: 0 valid, 1 invalid\n"
 	       "  -o OPT[,OPT...]           legacy options (source=, cache=, ...)\n"
 	       "  -d                        same as --log-level debug\n"
 	       "  -h, --help                this help\n"

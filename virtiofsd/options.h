@@ -29,6 +29,7 @@ struct vfs_options {
 	unsigned long rlimit_nofile;   /* 0: leave unchanged */
 	bool rlimit_nofile_set;
 	bool print_capabilities;
+	const char *print_state;       /* --print-state FILE ('-': stdin) */
 	bool help;
 	bool version;
 	struct pt_config pt;
