@@ -118,15 +118,21 @@ guest_base_initrd() {
     printf '%s\n' "$out"
 }
 
-# guest_initrd VER SCRIPT OUT: write to OUT the initramfs for kernel VER with
-# SCRIPT as /guest.sh.
+# guest_initrd VER SCRIPT OUT [FILE...]: write to OUT the initramfs for
+# kernel VER with SCRIPT as /guest.sh and each FILE (e.g. a static test
+# binary) as /BASENAME, mode 0755.
 guest_initrd() {
-    local ver=$1 script=$2 out=$3 base stage
+    local ver=$1 script=$2 out=$3 base stage f
+    shift 3
     base=$(guest_base_initrd "$ver") || return 1
     stage=$(mktemp -d)
     install -m 0755 "$script" "$stage/guest.sh"
+    for f in "$@"; do
+        install -m 0755 "$f" "$stage/${f##*/}" || { rm -rf "$stage"; return 1; }
+    done
     { cat "$base"
-      (cd "$stage" && printf 'guest.sh\n' | cpio --quiet -o -H newc -R 0:0 | gzip -6n)
+      (cd "$stage" && find . -mindepth 1 | LC_ALL=C sort |
+          cpio --quiet -o -H newc -R 0:0 | gzip -6n)
     } > "$out"
     rm -rf "$stage"
 }

@@ -3,12 +3,18 @@
 # a Linux guest (busybox initramfs).
 #
 #   tests/e2e/run.sh --daemon PATH [--queues N] [--kernel 6.1|6.12] [--smp N]
-#                    [--timeout SECONDS]
+#                    [--timeout SECONDS] [--guest SCRIPT] [--add FILE]...
+#                    [--daemon-arg ARG]... [--guest-env NAME=VALUE]...
+#                    [--host-check FILE]
 #
 # Makes a temp dir with a shared dir, starts the daemon on a socket, boots the
 # guest with a vhost-user-fs-pci device (tag myfs, N request queues), runs
-# tests/e2e/guest-basic.sh in the guest, then checks on the host what the
-# guest did. --timeout bounds the VM run (default 240 s).
+# tests/e2e/guest-basic.sh (or --guest SCRIPT) in the guest, then checks on
+# the host what the guest did. --timeout bounds the VM run (default 240 s).
+# --add puts FILE into the guest's initramfs as /BASENAME; --daemon-arg adds
+# a daemon option; --guest-env sets a variable for the guest script;
+# --host-check FILE replaces the built-in host checks (written for
+# guest-basic.sh) by FILE, sourced with $share, fail and info available.
 # Exit 0 pass, 1 fail, 77 skip (no QEMU/guest kernel; set
 # VFS_E2E_REQUIRE=1 to make that a failure). Every step is time-bounded; only
 # processes started here are stopped. Env: see scripts/lib/vm.sh.
@@ -22,6 +28,8 @@ HERE=$(cd "$(dirname "$0")" && pwd)
 . "$VFS_ROOT/scripts/lib/vm.sh"
 
 daemon="" queues=1 kver=6.1 smp="" limit=240
+guest_script=$HERE/guest-basic.sh host_check=""
+adds=() extra_args=() guest_env=()
 while (($#)); do
     case $1 in
         --daemon) daemon=$2; shift 2 ;;
@@ -34,7 +42,17 @@ while (($#)); do
         --smp=*) smp=${1#*=}; shift ;;
         --timeout) limit=$2; shift 2 ;;
         --timeout=*) limit=${1#*=}; shift ;;
-        -h|--help) sed -n '2,13p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+        --guest) guest_script=$2; shift 2 ;;
+        --guest=*) guest_script=${1#*=}; shift ;;
+        --add) adds+=("$2"); shift 2 ;;
+        --add=*) adds+=("${1#*=}"); shift ;;
+        --daemon-arg) extra_args+=("$2"); shift 2 ;;
+        --daemon-arg=*) extra_args+=("${1#*=}"); shift ;;
+        --guest-env) guest_env+=("$2"); shift 2 ;;
+        --guest-env=*) guest_env+=("${1#*=}"); shift ;;
+        --host-check) host_check=$2; shift 2 ;;
+        --host-check=*) host_check=${1#*=}; shift ;;
+        -h|--help) sed -n '2,19p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
         *) die "unknown argument: $1" ;;
     esac
 done
@@ -58,6 +76,14 @@ skip() {
 }
 
 [[ -x $daemon ]] || die "daemon not executable: $daemon"
+[[ -r $guest_script ]] || die "no guest script: $guest_script"
+[[ -z $host_check || -r $host_check ]] || die "no host check file: $host_check"
+for f in "${adds[@]}"; do
+    [[ -r $f ]] || die "no such file to add: $f"
+done
+for e in "${guest_env[@]}"; do
+    [[ $e =~ ^[A-Za-z_][A-Za-z0-9_]*= ]] || die "--guest-env wants NAME=VALUE: $e"
+done
 [[ -n $(qemu_bin) ]] || skip "qemu-system-x86_64 not installed (run scripts/setup)"
 version_ge "$(qemu_version)" 8.2 || skip "QEMU $(qemu_version) < 8.2 (run scripts/setup)"
 guest_vmlinuz "$kver" >/dev/null || skip "no guest kernel $kver (run scripts/setup)"
@@ -77,14 +103,19 @@ host_big_md5=$(md5sum "$share/host-big.bin" | cut -d' ' -f1)
 # the host can read how far each request queue's used ring has moved.
 {
     ((queues > 1)) && echo "VFS_QUEUE_CHECK=1"
-    cat "$HERE/guest-basic.sh"
+    for e in "${guest_env[@]}"; do
+        printf '%s=%q\n' "${e%%=*}" "${e#*=}"
+    done
+    cat "$guest_script"
 } > "$T/guest.sh"
-guest_initrd "$kver" "$T/guest.sh" "$T/initrd" ||
+guest_initrd "$kver" "$T/guest.sh" "$T/initrd" "${adds[@]}" ||
     die "cannot build the guest initramfs"
 
 say "daemon: $daemon"
 # VFS_E2E_DAEMON_ARGS: extra daemon options (e.g. "--log-level debug").
 read -r -a daemon_args <<<"${VFS_E2E_DAEMON_ARGS:-}"
+daemon_args+=("${extra_args[@]}")
+((${#daemon_args[@]} == 0)) || say "daemon options: ${daemon_args[*]}"
 vm_start_daemon daemon "$daemon" "$T/vfs.sock" "$share" "${daemon_args[@]}" || {
     say "FAIL: the daemon did not start"
     exit 1
@@ -166,7 +197,10 @@ check_file() { # PATH CONTENT
 }
 check_gone() { [[ ! -e $1 && ! -L $1 ]] || fail "host: ${1#"$share"/} should be gone"; }
 # (Only when the guest got to its end: otherwise they would just repeat that.)
-if grep -q '@@VFS:OK done' "$console"; then
+if [[ -n $host_check ]] && grep -q '@@VFS:OK done' "$console"; then
+    # shellcheck source=/dev/null
+    . "$host_check"
+elif grep -q '@@VFS:OK done' "$console"; then
     check_file "$g/renamed.txt" first
     check_file "$g/hard.txt" first
     check_file "$g/moved.txt" moved
