@@ -88,15 +88,24 @@ static enum outcome expect_refusal(struct vfe_env *e, uint32_t req,
 	return REFUSED;
 }
 
-/* Open fds of the daemon (from /proc). */
+/* Open fds of the daemon (from /proc).  With the namespace sandbox the
+ * process we started only waits: the daemon is its child. */
 static int count_fds(struct vfe_env *e)
 {
 	char path[64];
 	struct dirent *de;
+	FILE *f;
 	DIR *d;
-	int n = 0;
+	int n = 0, pid = (int)e->d.pid, child;
 
-	snprintf(path, sizeof(path), "/proc/%d/fd", (int)e->d.pid);
+	snprintf(path, sizeof(path), "/proc/%d/task/%d/children", pid, pid);
+	f = fopen(path, "re");
+	if (f) {
+		if (fscanf(f, "%d", &child) == 1)
+			pid = child;
+		fclose(f);
+	}
+	snprintf(path, sizeof(path), "/proc/%d/fd", pid);
 	d = opendir(path);
 	if (!d)
 		return -1;
