@@ -371,7 +371,9 @@ static void t_call_fd_swap(void)
 		oldfd = e.dev.vq[1].call_fd;
 		newfd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
 		CHECK(newfd >= 0);
-		CHECK_OK(vfe_dev_set(&e.dev, VU_SET_VRING_CALL, false, &v, 8,
+		/* Ask for an ack: without one nothing orders the swap before
+		 * the next requests (the message thread may read it later). */
+		CHECK_OK(vfe_dev_set(&e.dev, VU_SET_VRING_CALL, true, &v, 8,
 				     &newfd, 1));
 		e.dev.vq[1].call_fd = newfd;
 		/* Each request must be notified on the new fd (strict wait). */
