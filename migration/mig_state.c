@@ -104,6 +104,37 @@ static int inode_cb(const struct pt_mig_inode *e, void *arg)
 	return 0;
 }
 
+struct fh_batch {
+	struct mig_writer *w;
+	size_t bytes;
+	uint64_t total;
+	bool open;
+};
+
+/* FHANDLES sections: a u32 count is not known in advance, so every
+ * section is a run of entries up to its length (no count field). */
+static int fhandle_cb(const struct pt_mig_fhandle *h, void *arg)
+{
+	struct fh_batch *b = arg;
+
+	if (!b->open) {
+		mig_w_begin(b->w, MIG_SEC_FHANDLES, 0);
+		b->open = true;
+	}
+	mig_w_u64(b->w, h->nodeid);
+	mig_w_u32(b->w, (uint32_t)h->type);
+	mig_w_u16(b->w, h->len);
+	mig_w_bytes(b->w, h->bytes, h->len);
+	b->bytes += MIG_FHANDLE_FIXED + h->len;
+	b->total++;
+	if (b->bytes >= MIG_STATE_CHUNK) {
+		mig_w_end(b->w);
+		b->open = false;
+		b->bytes = 0;
+	}
+	return 0;
+}
+
 struct handle_list {
 	struct pt_mig_handle *v;
 	size_t n, cap;
@@ -152,6 +183,7 @@ int mig_save(struct mig_ctx *ctx, int fd)
 	struct mig_writer w;
 	struct inode_batch ib = { .w = &w };
 	struct handle_list hl = { 0 };
+	struct fh_batch fb = { .w = &w };
 	uint8_t cfg[CFG_N];
 	uint64_t next_nodeid, next_fh;
 	double t0 = now_ms();
@@ -178,6 +210,12 @@ int mig_save(struct mig_ctx *ctx, int fd)
 		mig_w_u8(&w, cfg[i]);
 	mig_w_end(&w);
 
+	ret = pt_mig_foreach_fhandle(ctx->fs, fhandle_cb, &fb);
+	if (ret)
+		goto fail;
+	if (fb.open)
+		mig_w_end(&w);
+
 	ret = pt_mig_foreach_inode(ctx->fs, inode_cb, &ib);
 	if (ret)
 		goto fail;
@@ -202,9 +240,10 @@ int mig_save(struct mig_ctx *ctx, int fd)
 		goto out;
 	}
 	LOG_INFO("migration: saved %llu inodes (%llu sections), %zu handles, "
-		 "next node id %llu, next fh %llu: %llu bytes in %.1f ms",
+		 "%llu file handles, next node id %llu, next fh %llu: %llu "
+		 "bytes in %.1f ms",
 		 (unsigned long long)ib.total, (unsigned long long)ib.sections,
-		 hl.n, (unsigned long long)next_nodeid,
+		 hl.n, (unsigned long long)fb.total, (unsigned long long)next_nodeid,
 		 (unsigned long long)next_fh, (unsigned long long)w.total,
 		 now_ms() - t0);
 	goto out;
@@ -329,6 +368,31 @@ static int load_inodes(struct loader *L, struct mig_cur *c)
 	return cur_done(c, "INODES");
 }
 
+static int load_fhandles(struct loader *L, struct mig_cur *c)
+{
+	if (!L->pl) {
+		LOG_ERR("migration: FHANDLES before SESSION");
+		return -EBADMSG;
+	}
+	while (c->left) {
+		struct pt_mig_fhandle h;
+		int ret;
+
+		h.nodeid = mig_c_u64(c);
+		h.type = (int32_t)mig_c_u32(c);
+		h.len = mig_c_u16(c);
+		h.bytes = mig_c_bytes(c, h.len);
+		if (c->bad) {
+			LOG_ERR("migration: FHANDLES section truncated");
+			return -EBADMSG;
+		}
+		ret = pt_mig_load_fhandle(L->pl, &h);
+		if (ret)
+			return ret;
+	}
+	return 0;
+}
+
 static int load_handles(struct loader *L, struct mig_cur *c)
 {
 	uint32_t count;
@@ -439,6 +503,9 @@ int mig_load(struct mig_ctx *ctx, int fd)
 			break;
 		case MIG_SEC_COUNTERS:
 			ret = load_counters(&L, &c);
+			break;
+		case MIG_SEC_FHANDLES:
+			ret = load_fhandles(&L, &c);
 			break;
 		default:
 			if (flags & MIG_SECF_MUST_UNDERSTAND) {

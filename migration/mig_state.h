@@ -24,6 +24,8 @@ enum mig_section {
 	MIG_SEC_INODES = 3,     /* must-understand, repeated (chunks) */
 	MIG_SEC_HANDLES = 4,    /* must-understand, repeated (chunks) */
 	MIG_SEC_COUNTERS = 5,   /* must-understand */
+	MIG_SEC_FHANDLES = 6,   /* optional, before INODES: file handles to
+				 * verify (--migration-verify-handles) */
 };
 
 /* CONFIG section: one byte per field, in this order (the cache mode is
@@ -42,6 +44,9 @@ enum {
 /* Fixed part of one INODES entry (the name follows) and one HANDLES entry. */
 #define MIG_INODE_FIXED 35
 #define MIG_HANDLE_LEN 21
+/* Fixed part of one FHANDLES entry (u64 node id, i32 type, u16 length;
+ * the handle bytes follow). */
+#define MIG_FHANDLE_FIXED 14
 
 /* What the state is made of (owned by the caller, outlives the migration). */
 struct mig_ctx {

@@ -30,6 +30,18 @@ enum pt_inode_file_handles {
 struct pt_xattrmap;
 struct pt_idmap;
 
+/* --migration-mode */
+enum pt_mig_mode {
+	PT_MIG_MODE_FIND_PATHS = 0,
+	PT_MIG_MODE_FILE_HANDLES,
+};
+
+/* --migration-on-error (destination) */
+enum pt_mig_on_error {
+	PT_MIG_ERR_ABORT = 0,      /* any entry not restored fails the load */
+	PT_MIG_ERR_GUEST,          /* such entries give the guest an error */
+};
+
 /* Configuration, filled from the command line. */
 struct pt_config {
 	const char *shared_dir;      /* absolute path of the directory served */
@@ -52,6 +64,11 @@ struct pt_config {
 	const struct pt_xattrmap *xattrmap;
 	const struct pt_idmap *uid_map;
 	const struct pt_idmap *gid_map;
+	/* Migration (docs/migration.md). */
+	enum pt_mig_mode mig_mode;
+	enum pt_mig_on_error mig_on_error;
+	bool mig_verify_handles;     /* source: send file handles to check */
+	bool mig_confirm_paths;      /* source: re-check every path at save */
 };
 
 struct pt_fs;
@@ -110,6 +127,27 @@ struct pt_mig_handle {
 	uint8_t is_dir;
 };
 
+/* One inode's file handle (--migration-verify-handles), raw bytes. */
+struct pt_mig_fhandle {
+	uint64_t nodeid;
+	int32_t type;
+	uint16_t len;            /* 1..128 */
+	const uint8_t *bytes;
+};
+
+/*
+ * Source: dirty logging started, a migration begins: start collecting in
+ * a background thread how to reach every inode, and keep it current as
+ * the guest renames, links and removes names.  Called on the message
+ * thread; restarts a running collection.  0 or a negative errno (then the
+ * save collects everything itself).
+ */
+int pt_mig_track_start(struct pt_fs *fs);
+
+/* Source: dirty logging stopped (migration cancelled or finished): stop
+ * and join the thread, drop what it collected. */
+void pt_mig_track_stop(struct pt_fs *fs);
+
 /*
  * Source, at save time (rings stopped): find how to reach every inode
  * (parent + name, linking unlinked-but-open files into PT_MIG_DIR,
@@ -124,6 +162,12 @@ int pt_mig_prepare(struct pt_fs *fs);
 int pt_mig_foreach_inode(struct pt_fs *fs,
 			 int (*cb)(const struct pt_mig_inode *in, void *arg),
 			 void *arg);
+
+/* Call cb for every prepared inode that has a file handle to verify
+ * (--migration-verify-handles); as pt_mig_foreach_inode(). */
+int pt_mig_foreach_fhandle(struct pt_fs *fs,
+			   int (*cb)(const struct pt_mig_fhandle *h, void *arg),
+			   void *arg);
 
 /* Call cb for every open handle; as pt_mig_foreach_inode(). */
 int pt_mig_foreach_handle(struct pt_fs *fs,
@@ -151,6 +195,11 @@ struct pt_mig_load;
  */
 struct pt_mig_load *pt_mig_load_begin(struct pt_fs *fs, uint64_t fuse_flags,
 				      int *err);
+
+/* Stage the file handle the source saw for node id h->nodeid (before the
+ * inode itself): the staged inode is compared with it.  0 or a negative
+ * errno. */
+int pt_mig_load_fhandle(struct pt_mig_load *l, const struct pt_mig_fhandle *h);
 
 /* Stage one inode (its parent must be staged already): opens it, touching
  * no table.  0 or a negative errno (the caller then aborts). */

@@ -136,6 +136,8 @@ int pt_do_lookup(struct pt_fs *fs, struct pt_inode *parent, const char *name,
 		r = pt_inode_find_or_insert(fs, fd, &st, mnt_id, &in);
 		if (r)
 			return r;
+		if (atomic_load(&fs->mig_tracking))
+			pt_track_name(fs, parent, name, in);
 	}
 	if (r) {
 		pt_inode_put(fs, in);

@@ -86,9 +86,13 @@ struct pt_fs *pt_fs_new(const struct pt_config *cfg, int *err)
 	 * host umask must not mask it a second time. */
 	umask(0);
 
-	r = pt_itab_init(fs);
+	pthread_mutex_init(&fs->mig_lock, NULL);
+	r = pt_invalid_init(fs);
 	if (r)
 		goto fail_free;
+	r = pt_itab_init(fs);
+	if (r)
+		goto fail_inval;
 	r = pt_htable_init(fs);
 	if (r)
 		goto fail_itab;
@@ -123,6 +127,8 @@ fail_htab:
 	pt_htable_destroy(fs);
 fail_itab:
 	pt_itab_destroy(fs);
+fail_inval:
+	pt_invalid_destroy(fs);
 fail_free:
 	free(fs->xattr_cap_name);
 	free(fs->shared_dir);
@@ -136,9 +142,12 @@ void pt_fs_free(struct pt_fs *fs)
 {
 	if (!fs)
 		return;
+	pt_track_free(fs);
 	pt_mig_free(fs);
 	pt_htable_destroy(fs);
 	pt_itab_destroy(fs);
+	pt_invalid_destroy(fs);
+	pthread_mutex_destroy(&fs->mig_lock);
 	if (fs->proc_self_fd >= 0)
 		close(fs->proc_self_fd);
 	free(fs->xattr_cap_name);
@@ -212,6 +221,7 @@ static void pt_reset(void *userdata)
 
 	pt_handle_release_all(fs);
 	pt_inode_forget_all(fs);
+	pt_invalid_clear(fs);
 	atomic_store(&fs->writeback, false);
 	atomic_store(&fs->supp_group, false);
 	atomic_store(&fs->killpriv_v2, false);

@@ -155,6 +155,8 @@ static struct pt_handle *handle_get(struct pt_fs *fs, uint64_t fh,
 	else
 		h = NULL;
 	pthread_rwlock_unlock(&s->lock);
+	if (!h)
+		pt_invalid_miss_handle(fs, fh);
 	return h;
 }
 
@@ -194,7 +196,7 @@ int pt_handle_release(struct pt_fs *fs, uint64_t fh, uint64_t nodeid)
 		h = NULL;
 	pthread_rwlock_unlock(&s->lock);
 	if (!h)
-		return -EBADF;
+		return pt_invalid_release(fs, fh, nodeid) ? 0 : -EBADF;
 	pt_handle_put(fs, h);
 	return 0;
 }

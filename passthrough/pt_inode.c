@@ -256,6 +256,8 @@ struct pt_inode *pt_inode_get(struct pt_fs *fs, uint64_t nodeid)
 		}
 	}
 	pthread_rwlock_unlock(&s->lock);
+	if (!found)
+		pt_invalid_miss_inode(fs, nodeid);
 	return found;
 }
 
@@ -369,8 +371,9 @@ void pt_inode_forget(struct pt_fs *fs, uint64_t nodeid, uint64_t n)
 	struct pt_inode *in = pt_inode_get(fs, nodeid);
 
 	if (!in) {
-		LOG_DBG("passthrough: forget of unknown inode %llu",
-			(unsigned long long)nodeid);
+		if (!pt_invalid_forget(fs, nodeid, n))
+			LOG_DBG("passthrough: forget of unknown inode %llu",
+				(unsigned long long)nodeid);
 		return;
 	}
 	pt_inode_lookup_dec(fs, in, n);

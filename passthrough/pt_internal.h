@@ -299,6 +299,8 @@ void pt_track_rename(struct pt_fs *fs, struct pt_inode *parent,
 /* A successful UNLINK / RMDIR of parent/name. */
 void pt_track_remove(struct pt_fs *fs, struct pt_inode *parent,
 		     const char *name);
+/* True while a pre-copy tracker runs (log_start without log_stop). */
+bool pt_track_active(struct pt_fs *fs);
 /* Free everything of the tracker (fs going away). */
 void pt_track_free(struct pt_fs *fs);
 

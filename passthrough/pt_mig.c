@@ -27,7 +27,8 @@
  * Locking: called from the vhost-user transfer thread while the rings are
  * stopped; the table functions take their own shard locks.
  *
- * Syscalls: readlinkat, openat, statx, mkdirat, linkat, unlinkat,
+ * Syscalls: readlinkat, openat, statx, newfstatat, name_to_handle_at,
+ * mkdirat, linkat, unlinkat,
  * getdents64, copy_file_range, read, write, fchmod, fchown, futimens,
  * close.
  */
@@ -37,6 +38,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 #include <linux/fuse.h>
 #include "pt_internal.h"
@@ -133,12 +135,17 @@ static uint64_t key_hash(const struct pt_key *k)
 /* ---- source ---- */
 
 struct src_rec {
-	struct pt_inode *in;     /* referenced until pt_mig_save_done() */
+	struct pt_inode *in;     /* referenced until pt_mig_save_done();
+				  * NULL for a forwarded invalid id */
 	uint64_t nodeid, nlookup, generation, parent;
 	char *name;
 	uint16_t namelen;
 	uint8_t kind;
+	bool forwarded;          /* INVALID already on arrival */
 	uint32_t depth;
+	uint8_t *fh;             /* --migration-verify-handles */
+	uint16_t fh_len;
+	int32_t fh_type;
 };
 
 struct pt_mig_src {
@@ -182,6 +189,36 @@ static int src_add(struct pt_mig_src *s, struct pt_inode *in)
 	r->nlookup = atomic_load(&in->nlookup);
 	r->generation = in->generation;
 	r->kind = KIND_UNSET;
+	return 0;
+}
+
+/* pt_invalid_foreach_inode callback: forward an invalid id. */
+static int add_invalid_cb(uint64_t nodeid, uint64_t nlookup,
+			  uint64_t generation, int err, void *arg)
+{
+	struct pt_mig_src *s = arg;
+	struct src_rec *r;
+
+	if (s->n == s->cap) {
+		size_t nc = s->cap ? s->cap * 2 : 256;
+		struct src_rec *nv = realloc(s->v, nc * sizeof(*nv));
+
+		if (!nv)
+			return -ENOMEM;
+		s->v = nv;
+		s->cap = nc;
+	}
+	if (imap_add(&s->by_id, nodeid, s->n))
+		return -ENOMEM;
+	r = &s->v[s->n++];
+	memset(r, 0, sizeof(*r));
+	r->nodeid = nodeid;
+	r->nlookup = nlookup;
+	r->generation = generation;
+	r->kind = PT_MIG_INVALID;
+	r->parent = (uint64_t)err;
+	r->depth = 1;
+	r->forwarded = true;
 	return 0;
 }
 
@@ -504,6 +541,7 @@ static void src_free(struct pt_fs *fs, struct pt_mig_src *s, bool put)
 		if (put && s->v[i].in)
 			pt_inode_put(fs, s->v[i].in);
 		free(s->v[i].name);
+		free(s->v[i].fh);
 	}
 	free(s->v);
 	free(s->order);
@@ -534,20 +572,171 @@ static void links_remove(struct pt_fs *fs, struct pt_mig_src *s)
 	}
 }
 
+/* Use the pre-copy record of r when it still holds: its parent inode is
+ * in the save and parent/name leads to r's inode.  True when it did. */
+static bool use_tracked(struct pt_mig_src *s, struct src_rec *r,
+			const struct pt_track_loc *loc)
+{
+	char name[NAME_MAX + 1];
+	struct stat st;
+	ssize_t pi;
+
+	if (!loc->parent || !loc->namelen || loc->namelen > NAME_MAX)
+		return false;
+	pi = src_find(s, loc->parent->nodeid);
+	if (pi < 0 || !S_ISDIR(loc->parent->ftype))
+		return false;
+	memcpy(name, loc->name, loc->namelen);
+	name[loc->namelen] = 0;
+	if (fstatat(pt_inode_fd(loc->parent), name, &st,
+		    AT_SYMLINK_NOFOLLOW) < 0 ||
+	    r->in->key.dev != (uint64_t)st.st_dev ||
+	    r->in->key.ino != (uint64_t)st.st_ino)
+		return false;
+	set_loc(r, PT_MIG_PATH, loc->parent->nodeid, loc->name, loc->namelen,
+		0);
+	return r->kind == PT_MIG_PATH;
+}
+
+/* Depth of record i (root 0) through its parents' records; 0 and the
+ * record unset again when the chain is broken or loops. */
+static uint32_t rec_depth(struct pt_mig_src *s, size_t i, unsigned guard)
+{
+	struct src_rec *r = &s->v[i];
+	ssize_t pi;
+	uint32_t d;
+
+	if (r->kind == PT_MIG_ROOT)
+		return 0;
+	if (r->kind != PT_MIG_PATH)
+		return UINT32_MAX;
+	if (r->depth)
+		return r->depth;
+	pi = src_find(s, r->parent);
+	d = pi < 0 || guard > 4096 ? UINT32_MAX :
+	    rec_depth(s, (size_t)pi, guard + 1);
+	if (d == UINT32_MAX) {
+		set_loc(r, KIND_UNSET, 0, NULL, 0, 0);
+		return UINT32_MAX;
+	}
+	r->depth = d + 1;
+	return r->depth;
+}
+
+/* --migration-confirm-paths: every path must still lead to its inode.
+ * 0 or -ESTALE (logged). */
+static int confirm_paths(struct pt_mig_src *s)
+{
+	char name[NAME_MAX + 1];
+	struct stat st;
+
+	for (size_t i = 0; i < s->n; i++) {
+		const struct src_rec *r = &s->v[i];
+		const struct src_rec *p;
+		ssize_t pi;
+		int pfd;
+
+		if (r->kind == PT_MIG_INVALID && !r->forwarded) {
+			LOG_ERR("migration: --migration-confirm-paths: inode "
+				"%llu has no path; failing the save",
+				(unsigned long long)r->nodeid);
+			return -ESTALE;
+		}
+		if (r->kind != PT_MIG_PATH)
+			continue;
+		pi = src_find(s, r->parent);
+		if (pi < 0)
+			return -ESTALE;
+		p = &s->v[pi];
+		pfd = pt_inode_fd(p->in);
+		memcpy(name, r->name, r->namelen);
+		name[r->namelen] = 0;
+		if (fstatat(pfd, name, &st, AT_SYMLINK_NOFOLLOW) < 0 ||
+		    r->in->key.dev != (uint64_t)st.st_dev ||
+		    r->in->key.ino != (uint64_t)st.st_ino) {
+			LOG_ERR("migration: --migration-confirm-paths: inode "
+				"%llu is no longer \"%s\" in %llu; failing the "
+				"save", (unsigned long long)r->nodeid, name,
+				(unsigned long long)r->parent);
+			return -ESTALE;
+		}
+	}
+	return 0;
+}
+
+/* --migration-verify-handles: a file handle for every inode, from the
+ * pre-copy when it made one. */
+static void attach_handles(struct pt_fs *fs, struct pt_mig_src *s)
+{
+	for (size_t i = 0; i < s->n; i++) {
+		struct src_rec *r = &s->v[i];
+		struct pt_track_loc loc;
+		uint8_t buf[PT_FH_MAX];
+		int32_t type = 0;
+		int len;
+
+		if (!r->in || r->kind == PT_MIG_INVALID)
+			continue;
+		if (!r->in->is_root && pt_track_get(fs, r->nodeid, &loc) &&
+		    loc.fh_len) {
+			len = loc.fh_len;
+			type = loc.fh_type;
+			memcpy(buf, loc.fh, (size_t)len);
+		} else {
+			len = pt_fd_handle(pt_inode_fd(r->in), buf, &type);
+		}
+		if (len <= 0) {
+			LOG_WARN("migration: inode %llu: no file handle to "
+				 "verify (%s)", (unsigned long long)r->nodeid,
+				 strerror(len < 0 ? -len : EINVAL));
+			continue;
+		}
+		r->fh = malloc((size_t)len);
+		if (!r->fh)
+			continue;
+		memcpy(r->fh, buf, (size_t)len);
+		r->fh_len = (uint16_t)len;
+		r->fh_type = type;
+	}
+}
+
+static double ms_now(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
+}
+
 /* Describe every inode for the save; see passthrough.h. */
 int pt_mig_prepare(struct pt_fs *fs)
 {
 	struct pt_mig_src *s;
 	struct collect_arg ca;
+	struct pt_track_loc loc;
+	size_t verified = 0, walked = 0;
+	uint64_t trecs;
+	double t0 = ms_now(), tcoll;
+	bool tracked;
 	char fdn[24];
 	ssize_t n;
 	int ret;
 
 	if (fs->mig)
 		pt_mig_abort(fs);   /* an earlier save the source resumed from */
+	pthread_mutex_lock(&fs->mig_lock);
+	tracked = pt_track_active(fs);
+	pt_track_pause(fs);
+	pt_track_stats(fs, &trecs, &tcoll);
+	if (!tracked)
+		LOG_WARN("migration: no dirty logging before the save (a "
+			 "snapshot?): collecting the paths now, during the "
+			 "downtime");
 	s = calloc(1, sizeof(*s));
-	if (!s)
+	if (!s) {
+		pthread_mutex_unlock(&fs->mig_lock);
 		return -ENOMEM;
+	}
 	s->hidden_fd = -1;
 	fs->mig = s;
 	pt_fdname(pt_inode_fd(fs->root), fdn, sizeof(fdn));
@@ -569,10 +758,30 @@ int pt_mig_prepare(struct pt_fs *fs)
 		ret = ca.err;
 		goto fail;
 	}
-	/* Records appended by the walks (anchors) are resolved by them. */
+	ret = pt_invalid_foreach_inode(fs, add_invalid_cb, s);
+	if (ret)
+		goto fail;
+	/* Pre-copy records: one fstatat each. */
+	for (size_t i = 0; tracked && i < s->n; i++) {
+		struct src_rec *r = &s->v[i];
+
+		if (r->kind != KIND_UNSET)
+			continue;
+		if (r->in->is_root) {
+			set_loc(r, PT_MIG_ROOT, 0, NULL, 0, 0);
+			continue;
+		}
+		if (pt_track_get(fs, r->nodeid, &loc) && use_tracked(s, r, &loc))
+			verified++;
+	}
+	for (size_t i = 0; tracked && i < s->n; i++)
+		rec_depth(s, i, 0);
+	/* Everything else: walk the /proc path.  Records appended by the
+	 * walks (anchors) are resolved by them. */
 	for (size_t i = 0; i < s->n; i++) {
 		if (s->v[i].kind != KIND_UNSET)
 			continue;
+		walked++;
 		ret = resolve(fs, s, i);
 		if (ret) {
 			LOG_ERR("migration: inode %llu: %s",
@@ -581,6 +790,13 @@ int pt_mig_prepare(struct pt_fs *fs)
 			goto fail;
 		}
 	}
+	if (fs->cfg.mig_confirm_paths) {
+		ret = confirm_paths(s);
+		if (ret)
+			goto fail;
+	}
+	if (fs->cfg.mig_verify_handles)
+		attach_handles(fs, s);
 	s->order = malloc((s->n ? s->n : 1) * sizeof(*s->order));
 	if (!s->order) {
 		ret = -ENOMEM;
@@ -591,8 +807,19 @@ int pt_mig_prepare(struct pt_fs *fs)
 	src_sort_ctx = s;
 	qsort(s->order, s->n, sizeof(*s->order), by_depth);
 	src_sort_ctx = NULL;
+	pthread_mutex_unlock(&fs->mig_lock);
+	if (tracked)
+		LOG_INFO("migration: pre-copy %s (%llu records%s): %zu of %zu "
+			 "inodes verified, %zu resolved at save; prepared in "
+			 "%.1f ms", tcoll >= 0 ? "complete" : "incomplete",
+			 (unsigned long long)trecs, "", verified, s->n, walked,
+			 ms_now() - t0);
+	else
+		LOG_INFO("migration: %zu inodes resolved at save; prepared in "
+			 "%.1f ms", s->n, ms_now() - t0);
 	return 0;
 fail:
+	pthread_mutex_unlock(&fs->mig_lock);
 	pt_mig_abort(fs);
 	return ret;
 }
@@ -622,6 +849,32 @@ int pt_mig_foreach_inode(struct pt_fs *fs,
 	return 0;
 }
 
+/* Emit the file handle of every prepared inode that has one. */
+int pt_mig_foreach_fhandle(struct pt_fs *fs,
+			   int (*cb)(const struct pt_mig_fhandle *h, void *arg),
+			   void *arg)
+{
+	struct pt_mig_src *s = fs->mig;
+
+	if (!s || !s->order)
+		return -EINVAL;
+	for (size_t i = 0; i < s->n; i++) {
+		const struct src_rec *r = &s->v[i];
+		struct pt_mig_fhandle e = {
+			.nodeid = r->nodeid, .type = r->fh_type,
+			.len = r->fh_len, .bytes = r->fh,
+		};
+		int ret;
+
+		if (!r->fh_len)
+			continue;
+		ret = cb(&e, arg);
+		if (ret)
+			return ret;
+	}
+	return 0;
+}
+
 struct hcb_arg {
 	int (*cb)(const struct pt_mig_handle *h, void *arg);
 	void *arg;
@@ -644,8 +897,10 @@ int pt_mig_foreach_handle(struct pt_fs *fs,
 			  void *arg)
 {
 	struct hcb_arg a = { cb, arg };
+	int ret = pt_handle_foreach(fs, handle_cb, &a);
 
-	return pt_handle_foreach(fs, handle_cb, &a);
+	/* Handles the destination could not restore go on as they are. */
+	return ret ? ret : pt_invalid_foreach_handle(fs, cb, arg);
 }
 
 /* The counters to continue from. */
@@ -735,14 +990,23 @@ struct ld_ino {
 	struct stat st;
 	uint64_t mnt_id;
 	char *unlink_name;      /* UNLINKED: name in PT_MIG_DIR */
+	int err;                /* invalid: the errno the guest gets */
 	bool invalid, is_root, used;
 };
 
 struct ld_hnd {
 	uint64_t fh;
 	size_t ino;
-	int fd, flags;
+	int fd, flags;          /* fd -1: invalid */
+	int err;
 	bool is_dir;
+};
+
+struct ld_fh {
+	uint64_t nodeid;
+	int32_t type;
+	uint16_t len;
+	uint8_t b[PT_FH_MAX];
 };
 
 struct pt_mig_load {
@@ -751,7 +1015,9 @@ struct pt_mig_load {
 	size_t in, icap;
 	struct ld_hnd *hv;
 	size_t hn, hcap;
-	struct imap by_id, by_key, by_fh;
+	struct imap by_id, by_key, by_fh, by_fhn;
+	struct ld_fh *fv;       /* file handles to verify */
+	size_t fn, fcap, fh_checked;
 	int hidden_fd;
 	uint64_t max_nodeid, max_fh;
 	size_t skipped;
@@ -764,7 +1030,8 @@ struct pt_mig_load *pt_mig_load_begin(struct pt_fs *fs, uint64_t fuse_flags,
 {
 	struct pt_mig_load *l;
 
-	if (atomic_load(&fs->n_inodes) != 1 || atomic_load(&fs->n_handles)) {
+	if (atomic_load(&fs->n_inodes) != 1 || atomic_load(&fs->n_handles) ||
+	    atomic_load(&fs->n_invalid)) {
 		LOG_ERR("migration: load into a file system in use (%llu inodes, "
 			"%llu handles)",
 			(unsigned long long)atomic_load(&fs->n_inodes),
@@ -832,6 +1099,100 @@ static int check_name(const char *name, uint16_t len, char *out)
 	return 0;
 }
 
+/* Stage the file handle the source saw for an inode; see passthrough.h. */
+int pt_mig_load_fhandle(struct pt_mig_load *l, const struct pt_mig_fhandle *h)
+{
+	size_t pos = SIZE_MAX, idx;
+	struct ld_fh *x;
+
+	if (l->in) {
+		LOG_ERR("migration: file handle of inode %llu after the inodes",
+			(unsigned long long)h->nodeid);
+		return -EBADMSG;
+	}
+	if (!h->nodeid || !h->len || h->len > PT_FH_MAX) {
+		LOG_ERR("migration: file handle of inode %llu: bad length %u",
+			(unsigned long long)h->nodeid, h->len);
+		return -EBADMSG;
+	}
+	while (imap_next(&l->by_fhn, h->nodeid, &pos, &idx)) {
+		if (l->fv[idx].nodeid == h->nodeid) {
+			LOG_ERR("migration: two file handles for inode %llu",
+				(unsigned long long)h->nodeid);
+			return -EBADMSG;
+		}
+	}
+	if (l->fn == l->fcap) {
+		size_t nc = l->fcap ? l->fcap * 2 : 256;
+		struct ld_fh *nv = realloc(l->fv, nc * sizeof(*nv));
+
+		if (!nv)
+			return -ENOMEM;
+		l->fv = nv;
+		l->fcap = nc;
+	}
+	if (imap_add(&l->by_fhn, h->nodeid, l->fn))
+		return -ENOMEM;
+	x = &l->fv[l->fn++];
+	x->nodeid = h->nodeid;
+	x->type = h->type;
+	x->len = h->len;
+	memcpy(x->b, h->bytes, h->len);
+	return 0;
+}
+
+/* Compare fd with the handle the source sent for nodeid (if any).
+ * 0 when it matches or none was sent, -ESTALE (or the errno of
+ * name_to_handle_at) when not. */
+static int check_fhandle(struct pt_mig_load *l, uint64_t nodeid, int fd)
+{
+	size_t pos = SIZE_MAX, idx;
+	uint8_t buf[PT_FH_MAX];
+	int32_t type;
+	int len;
+
+	while (imap_next(&l->by_fhn, nodeid, &pos, &idx)) {
+		const struct ld_fh *x = &l->fv[idx];
+
+		if (x->nodeid != nodeid)
+			continue;
+		l->fh_checked++;
+		len = pt_fd_handle(fd, buf, &type);
+		if (len < 0)
+			return len;
+		if (type != x->type || len != x->len || memcmp(buf, x->b, x->len))
+			return -ESTALE;
+		return 0;
+	}
+	return 0;
+}
+
+/*
+ * An entry that cannot be restored: fatal under --migration-on-error=
+ * abort (returns err), else staged as invalid (returns 0).
+ */
+static int entry_failed(struct pt_mig_load *l, struct ld_ino *x, int err,
+			const char *name, const char *why)
+{
+	if (x->fd >= 0) {
+		close(x->fd);
+		x->fd = -1;
+	}
+	if (l->fs->cfg.mig_on_error != PT_MIG_ERR_GUEST) {
+		LOG_ERR("migration: inode %llu (\"%s\"): %s: %s",
+			(unsigned long long)x->nodeid, name, why,
+			strerror(-err));
+		return err;
+	}
+	LOG_WARN("migration: inode %llu (\"%s\"): %s: %s; the guest will get "
+		 "errors for it (--migration-on-error=guest-error)",
+		 (unsigned long long)x->nodeid, name, why, strerror(-err));
+	x->invalid = true;
+	x->err = err == -EEXIST ? ESTALE : -err;
+	l->skipped++;
+	return 0;
+}
+
 /* Stage one inode; see passthrough.h. */
 int pt_mig_load_inode(struct pt_mig_load *l, const struct pt_mig_inode *e)
 {
@@ -853,6 +1214,12 @@ int pt_mig_load_inode(struct pt_mig_load *l, const struct pt_mig_inode *e)
 				(unsigned long long)e->nodeid);
 			return -EINVAL;
 		}
+		ret = check_fhandle(l, FUSE_ROOT_ID, pt_inode_fd(fs->root));
+		if (ret) {
+			LOG_ERR("migration: the shared directory is not the "
+				"source's (file handle: %s)", strerror(-ret));
+			return ret;
+		}
 		x.is_root = true;
 		break;
 	case PT_MIG_INVALID:
@@ -861,8 +1228,10 @@ int pt_mig_load_inode(struct pt_mig_load *l, const struct pt_mig_inode *e)
 		LOG_WARN("migration: inode %llu was lost on the source (%s); the "
 			 "guest will get errors for it",
 			 (unsigned long long)e->nodeid,
-			 e->parent < 4096 ? strerror((int)e->parent) : "?");
+			 e->parent > 0 && e->parent < 4096 ?
+			 strerror((int)e->parent) : "?");
 		x.invalid = true;
+		x.err = e->parent > 0 && e->parent < 4096 ? (int)e->parent : EIO;
 		l->skipped++;
 		break;
 	case PT_MIG_PATH:
@@ -882,20 +1251,20 @@ int pt_mig_load_inode(struct pt_mig_load *l, const struct pt_mig_inode *e)
 						      O_DIRECTORY | O_NOFOLLOW |
 						      O_CLOEXEC);
 			if (l->hidden_fd < 0) {
-				ret = -errno;
-				LOG_ERR("migration: inode %llu (unlinked file): "
-					"cannot open " PT_MIG_DIR ": %s",
-					(unsigned long long)e->nodeid,
-					strerror(-ret));
-				return ret;
+				ret = entry_failed(l, &x, -errno, name,
+						   "cannot open " PT_MIG_DIR);
+				if (ret)
+					return ret;
+				break;
 			}
 			pfd = l->hidden_fd;
 		} else {
 			ssize_t pi = ld_find(l, e->parent);
 
-			if (pi < 0 || l->iv[pi].invalid ||
-			    !S_ISDIR(l->iv[pi].is_root ? S_IFDIR :
-				     l->iv[pi].st.st_mode)) {
+			if (pi < 0 ||
+			    (!l->iv[pi].invalid &&
+			     !S_ISDIR(l->iv[pi].is_root ? S_IFDIR :
+				      l->iv[pi].st.st_mode))) {
 				LOG_ERR("migration: inode %llu (\"%s\"): parent "
 					"%llu not loaded before it or not a "
 					"directory", (unsigned long long)e->nodeid,
@@ -904,29 +1273,48 @@ int pt_mig_load_inode(struct pt_mig_load *l, const struct pt_mig_inode *e)
 			}
 			if (l->iv[pi].is_root && !strcmp(name, PT_MIG_DIR))
 				return -EINVAL;
+			if (l->iv[pi].invalid) {
+				ret = entry_failed(l, &x, -l->iv[pi].err, name,
+						   "its parent was not restored");
+				if (ret)
+					return ret;
+				break;
+			}
 			pfd = l->iv[pi].is_root ? pt_inode_fd(fs->root) :
 						  l->iv[pi].fd;
 		}
 		x.fd = openat(pfd, name, O_PATH | O_NOFOLLOW | O_CLOEXEC);
 		if (x.fd < 0) {
-			ret = -errno;
-			LOG_ERR("migration: inode %llu: cannot open \"%s\" in "
-				"%s %llu: %s", (unsigned long long)e->nodeid,
-				name, e->kind == PT_MIG_UNLINKED ? PT_MIG_DIR :
-				"parent", (unsigned long long)e->parent,
-				strerror(-ret));
-			return ret;
+			ret = entry_failed(l, &x, -errno, name,
+					   e->kind == PT_MIG_UNLINKED ?
+					   "cannot open it in " PT_MIG_DIR :
+					   "cannot open it in its parent");
+			if (ret)
+				return ret;
+			break;
 		}
 		ret = pt_stat_fd(x.fd, &x.st, &x.mnt_id);
-		if (!ret && ld_key_taken(l, &x.st, x.mnt_id))
-			ret = -EEXIST;
 		if (ret) {
-			LOG_ERR("migration: inode %llu (\"%s\"): %s",
-				(unsigned long long)e->nodeid, name,
-				ret == -EEXIST ? "same host file as another "
-				"migrated inode" : strerror(-ret));
-			close(x.fd);
-			return ret;
+			ret = entry_failed(l, &x, ret, name, "statx");
+			if (ret)
+				return ret;
+			break;
+		}
+		if (ld_key_taken(l, &x.st, x.mnt_id)) {
+			ret = entry_failed(l, &x, -EEXIST, name, "same host "
+					   "file as another migrated inode");
+			if (ret)
+				return ret;
+			break;
+		}
+		ret = check_fhandle(l, e->nodeid, x.fd);
+		if (ret) {
+			ret = entry_failed(l, &x, ret == -ESTALE ? -ESTALE : ret,
+					   name, "not the source's file (file "
+					   "handle differs)");
+			if (ret)
+				return ret;
+			break;
 		}
 		if (e->kind == PT_MIG_UNLINKED) {
 			x.unlink_name = strdup(name);
@@ -998,13 +1386,19 @@ int pt_mig_load_handle(struct pt_mig_load *l, const struct pt_mig_handle *h)
 		return -EINVAL;
 	}
 	x = &l->iv[ii];
+	y.fh = h->fh;
+	y.ino = (size_t)ii;
+	y.flags = (int)h->flags;
+	y.is_dir = h->is_dir;
+	y.err = 0;
 	if (x->invalid) {
-		LOG_WARN("migration: handle %llu of lost inode %llu dropped",
-			 (unsigned long long)h->fh, (unsigned long long)h->nodeid);
+		LOG_WARN("migration: handle %llu of lost inode %llu: the guest "
+			 "will get errors for it", (unsigned long long)h->fh,
+			 (unsigned long long)h->nodeid);
 		l->skipped++;
-		if (h->fh > l->max_fh)
-			l->max_fh = h->fh;
-		return 0;
+		y.fd = -1;
+		y.err = x->err;
+		goto add;
 	}
 	if (x->is_root) {
 		if (!h->is_dir)
@@ -1027,28 +1421,37 @@ int pt_mig_load_handle(struct pt_mig_load *l, const struct pt_mig_handle *h)
 	if (y.fd < 0) {
 		int ret = -errno;
 
-		LOG_ERR("migration: handle %llu of inode %llu: reopen with "
-			"flags %#x: %s", (unsigned long long)h->fh,
-			(unsigned long long)h->nodeid, h->flags, strerror(-ret));
-		return ret;
+		if (fs->cfg.mig_on_error != PT_MIG_ERR_GUEST) {
+			LOG_ERR("migration: handle %llu of inode %llu: reopen "
+				"with flags %#x: %s", (unsigned long long)h->fh,
+				(unsigned long long)h->nodeid, h->flags,
+				strerror(-ret));
+			return ret;
+		}
+		LOG_WARN("migration: handle %llu of inode %llu: reopen with "
+			 "flags %#x: %s; the guest will get errors for it",
+			 (unsigned long long)h->fh,
+			 (unsigned long long)h->nodeid, h->flags,
+			 strerror(-ret));
+		l->skipped++;
+		y.err = -ret;
 	}
-	y.fh = h->fh;
-	y.ino = (size_t)ii;
-	y.flags = (int)h->flags;
-	y.is_dir = h->is_dir;
+add:
 	if (l->hn == l->hcap) {
 		size_t nc = l->hcap ? l->hcap * 2 : 64;
 		struct ld_hnd *nv = realloc(l->hv, nc * sizeof(*nv));
 
 		if (!nv) {
-			close(y.fd);
+			if (y.fd >= 0)
+				close(y.fd);
 			return -ENOMEM;
 		}
 		l->hv = nv;
 		l->hcap = nc;
 	}
 	if (imap_add(&l->by_fh, y.fh, l->hn)) {
-		close(y.fd);
+		if (y.fd >= 0)
+			close(y.fd);
 		return -ENOMEM;
 	}
 	l->hv[l->hn++] = y;
@@ -1075,6 +1478,8 @@ static void ld_free(struct pt_mig_load *l)
 	imap_free(&l->by_id);
 	imap_free(&l->by_key);
 	imap_free(&l->by_fh);
+	imap_free(&l->by_fhn);
+	free(l->fv);
 	free(l);
 }
 
@@ -1116,8 +1521,14 @@ int pt_mig_load_commit(struct pt_mig_load *l, uint64_t next_nodeid,
 	for (size_t i = 0; i < l->in && !ret; i++) {
 		struct ld_ino *x = &l->iv[i];
 
-		if (x->invalid)
+		if (x->invalid) {
+			if (x->nlookup || x->used)
+				ret = pt_invalid_add_inode(fs, x->nodeid,
+							   x->nlookup,
+							   x->generation,
+							   x->err);
 			continue;
+		}
 		if (x->is_root) {
 			atomic_store(&fs->root->nlookup, x->nlookup);
 			pt_inode_ref(fs->root);
@@ -1135,6 +1546,13 @@ int pt_mig_load_commit(struct pt_mig_load *l, uint64_t next_nodeid,
 	for (size_t i = 0; i < l->hn && !ret; i++) {
 		struct ld_hnd *y = &l->hv[i];
 
+		if (y->fd < 0) {
+			ret = pt_invalid_add_handle(fs, y->fh,
+						    l->iv[y->ino].nodeid,
+						    (uint32_t)y->flags,
+						    y->is_dir, y->err);
+			continue;
+		}
 		ret = pt_handle_insert_with_id(fs, y->fh, ins[y->ino], y->fd,
 					       y->flags, y->is_dir);
 		y->fd = -1;
@@ -1149,6 +1567,7 @@ int pt_mig_load_commit(struct pt_mig_load *l, uint64_t next_nodeid,
 		LOG_ERR("migration: installing the tables: %s", strerror(-ret));
 		pt_handle_release_all(fs);
 		pt_inode_forget_all(fs);
+		pt_invalid_clear(fs);
 		atomic_store(&fs->root->nlookup, 0);
 		pt_mig_load_abort(l);
 		return ret;
@@ -1169,8 +1588,10 @@ int pt_mig_load_commit(struct pt_mig_load *l, uint64_t next_nodeid,
 	    errno != ENOTEMPTY && errno != ENOENT)
 		LOG_DBG("migration: rmdir " PT_MIG_DIR ": %m");
 	if (l->skipped)
-		LOG_WARN("migration: %zu lost inode(s)/handle(s) not restored",
-			 l->skipped);
+		LOG_WARN("migration: %zu inode(s)/handle(s) installed as invalid "
+			 "(the guest gets errors for them)", l->skipped);
+	if (l->fn)
+		LOG_INFO("migration: %zu file handle(s) verified", l->fh_checked);
 	ld_free(l);
 	return 0;
 }

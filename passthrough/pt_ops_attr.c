@@ -28,7 +28,7 @@ void pt_op_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 	int r;
 
 	if (!in) {
-		fuse_reply_err(req, EBADF);
+		fuse_reply_err(req, pt_miss_err());
 		return;
 	}
 	r = pt_inode_stat(in, &st, NULL);
@@ -140,14 +140,14 @@ void pt_op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr,
 	}
 	in = pt_inode_get(fs, ino);
 	if (!in) {
-		fuse_reply_err(req, EBADF);
+		fuse_reply_err(req, pt_miss_err());
 		return;
 	}
 	if (fi) {
 		h = pt_handle_get(fs, fi->fh, ino, false);
 		if (!h) {
 			pt_inode_put(fs, in);
-			fuse_reply_err(req, EBADF);
+			fuse_reply_err(req, pt_miss_err());
 			return;
 		}
 	}
@@ -193,7 +193,7 @@ void pt_op_readlink(fuse_req_t req, fuse_ino_t ino)
 	ssize_t n;
 
 	if (!in) {
-		fuse_reply_err(req, EBADF);
+		fuse_reply_err(req, pt_miss_err());
 		return;
 	}
 	if (!S_ISLNK(in->ftype)) {
@@ -224,7 +224,7 @@ void pt_op_statfs(fuse_req_t req, fuse_ino_t ino)
 	int r;
 
 	if (!in) {
-		fuse_reply_err(req, EBADF);
+		fuse_reply_err(req, pt_miss_err());
 		return;
 	}
 	r = fstatvfs(pt_inode_fd(in), &sv) < 0 ? -errno : 0;
@@ -254,7 +254,7 @@ void pt_op_access(fuse_req_t req, fuse_ino_t ino, int mask)
 	}
 	in = pt_inode_get(fs, ino);
 	if (!in) {
-		fuse_reply_err(req, EBADF);
+		fuse_reply_err(req, pt_miss_err());
 		return;
 	}
 	pt_fdname(pt_inode_fd(in), fdn, sizeof(fdn));

@@ -51,7 +51,7 @@ void pt_op_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 	int fd, r;
 
 	if (!in) {
-		fuse_reply_err(req, EBADF);
+		fuse_reply_err(req, pt_miss_err());
 		return;
 	}
 	if (!S_ISDIR(in->ftype)) {
@@ -107,7 +107,7 @@ static void do_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 	}
 	h = fi ? pt_handle_get(fs, fi->fh, ino, true) : NULL;
 	if (!h) {
-		fuse_reply_err(req, EBADF);
+		fuse_reply_err(req, pt_miss_err());
 		return;
 	}
 	if (size > RD_MAX)
@@ -235,7 +235,7 @@ void pt_op_fsyncdir(fuse_req_t req, fuse_ino_t ino, int datasync,
 	int r;
 
 	if (!h) {
-		fuse_reply_err(req, EBADF);
+		fuse_reply_err(req, pt_miss_err());
 		return;
 	}
 	r = (datasync ? fdatasync(h->fd) : fsync(h->fd)) < 0 ? -errno : 0;

@@ -33,7 +33,7 @@ void pt_op_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 	int r;
 
 	if (!p) {
-		fuse_reply_err(req, EBADF);
+		fuse_reply_err(req, pt_miss_err());
 		return;
 	}
 	r = pt_do_lookup(fs, p, name, &e, &in);
@@ -110,7 +110,7 @@ static void make_node(fuse_req_t req, fuse_ino_t parent, const char *name,
 	}
 	p = pt_inode_get(fs, parent);
 	if (!p) {
-		fuse_reply_err(req, EBADF);
+		fuse_reply_err(req, pt_miss_err());
 		return;
 	}
 	pfd = pt_inode_fd(p);
@@ -190,7 +190,7 @@ void pt_op_link(fuse_req_t req, fuse_ino_t ino, fuse_ino_t newparent,
 	in = pt_inode_get(fs, ino);
 	np = pt_inode_get(fs, newparent);
 	if (!in || !np) {
-		r = -EBADF;
+		r = -pt_miss_err();
 		goto out;
 	}
 	/* linkat(fd, "", AT_EMPTY_PATH) needs CAP_DAC_READ_SEARCH; the
@@ -235,7 +235,7 @@ static void remove_name(fuse_req_t req, fuse_ino_t parent, const char *name,
 	}
 	p = pt_inode_get(fs, parent);
 	if (!p) {
-		fuse_reply_err(req, EBADF);
+		fuse_reply_err(req, pt_miss_err());
 		return;
 	}
 	r = pt_cred_enter(fs, req, &cred);
@@ -243,6 +243,8 @@ static void remove_name(fuse_req_t req, fuse_ino_t parent, const char *name,
 		r = unlinkat(pt_inode_fd(p), name, flags) < 0 ? -errno : 0;
 		pt_cred_leave(fs, &cred);
 	}
+	if (!r && atomic_load(&fs->mig_tracking))
+		pt_track_remove(fs, p, name);
 	pt_inode_put(fs, p);
 	pt_reply_err(req, r);
 }
@@ -287,7 +289,7 @@ void pt_op_rename(fuse_req_t req, fuse_ino_t parent, const char *name,
 	p = pt_inode_get(fs, parent);
 	np = pt_inode_get(fs, newparent);
 	if (!p || !np) {
-		r = -EBADF;
+		r = -pt_miss_err();
 	} else {
 		r = pt_cred_enter(fs, req, &cred);
 		if (!r) {
@@ -295,6 +297,8 @@ void pt_op_rename(fuse_req_t req, fuse_ino_t parent, const char *name,
 				      newname, flags) < 0 ? -errno : 0;
 			pt_cred_leave(fs, &cred);
 		}
+		if (!r && atomic_load(&fs->mig_tracking))
+			pt_track_rename(fs, p, name, np, newname, flags);
 	}
 	if (p)
 		pt_inode_put(fs, p);

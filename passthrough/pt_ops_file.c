@@ -38,7 +38,7 @@ void pt_op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 	}
 	in = pt_inode_get(fs, ino);
 	if (!in) {
-		fuse_reply_err(req, EBADF);
+		fuse_reply_err(req, pt_miss_err());
 		return;
 	}
 	fd = pt_cred_enter(fs, req, &cred);
@@ -77,9 +77,12 @@ void pt_op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 		pt_handle_release(fs, fh, ino);
 }
 
-/* Register fd as a handle of the new file and reply CREATE/TMPFILE. */
+/* Register fd as a handle of the new file and reply CREATE/TMPFILE
+ * (parent/name: where CREATE made it, for migration tracking; NULL for
+ * TMPFILE). */
 static void reply_created(fuse_req_t req, struct pt_fs *fs, int fd,
-			  struct fuse_file_info *fi)
+			  struct fuse_file_info *fi, struct pt_inode *parent,
+			  const char *name)
 {
 	struct fuse_entry_param e;
 	struct pt_inode *in;
@@ -92,6 +95,8 @@ static void reply_created(fuse_req_t req, struct pt_fs *fs, int fd,
 		pt_reply_err(req, r);
 		return;
 	}
+	if (parent && atomic_load(&fs->mig_tracking))
+		pt_track_name(fs, parent, name, in);
 	r = pt_handle_new(fs, in, fd,
 			  fi->flags & ~(O_CREAT | O_EXCL | O_NOCTTY), false, &fh);
 	pt_inode_put(fs, in);
@@ -132,7 +137,7 @@ void pt_op_create(fuse_req_t req, fuse_ino_t parent, const char *name,
 	}
 	p = pt_inode_get(fs, parent);
 	if (!p) {
-		fuse_reply_err(req, EBADF);
+		fuse_reply_err(req, pt_miss_err());
 		return;
 	}
 	/* O_NOFOLLOW: an existing symlink under that name is not followed.
@@ -167,12 +172,11 @@ void pt_op_create(fuse_req_t req, fuse_ino_t parent, const char *name,
 			fd = r;
 		}
 	}
-	pt_inode_put(fs, p);
-	if (fd < 0) {
+	if (fd < 0)
 		pt_reply_err(req, fd);
-		return;
-	}
-	reply_created(req, fs, fd, fi);
+	else
+		reply_created(req, fs, fd, fi, p, name);
+	pt_inode_put(fs, p);
 }
 
 /* TMPFILE: an unnamed file in parent, opened. */
@@ -190,7 +194,7 @@ void pt_op_tmpfile(fuse_req_t req, fuse_ino_t parent, mode_t mode,
 	}
 	p = pt_inode_get(fs, parent);
 	if (!p) {
-		fuse_reply_err(req, EBADF);
+		fuse_reply_err(req, pt_miss_err());
 		return;
 	}
 	mode &= ~pt_newnode_umask(fs, req, p);
@@ -217,7 +221,7 @@ void pt_op_tmpfile(fuse_req_t req, fuse_ino_t parent, mode_t mode,
 		pt_reply_err(req, fd);
 		return;
 	}
-	reply_created(req, fs, fd, fi);
+	reply_created(req, fs, fd, fi, NULL, NULL);
 }
 
 static struct pt_handle *file_handle(fuse_req_t req, struct pt_fs *fs,
@@ -226,7 +230,7 @@ static struct pt_handle *file_handle(fuse_req_t req, struct pt_fs *fs,
 	struct pt_handle *h = fi ? pt_handle_get(fs, fi->fh, ino, false) : NULL;
 
 	if (!h)
-		fuse_reply_err(req, EBADF);
+		fuse_reply_err(req, pt_miss_err());
 	return h;
 }
 
@@ -464,7 +468,7 @@ void pt_op_copy_file_range(fuse_req_t req, fuse_ino_t ino_in, off_t off_in,
 	ho = fi_out ? pt_handle_get(fs, fi_out->fh, ino_out, false) : NULL;
 	if (!ho) {
 		pt_handle_put(fs, hi);
-		fuse_reply_err(req, EBADF);
+		fuse_reply_err(req, pt_miss_err());
 		return;
 	}
 	r = copy_file_range(hi->fd, &oi, ho->fd, &oo, len, 0);
@@ -486,7 +490,7 @@ void pt_op_syncfs(fuse_req_t req, fuse_ino_t ino)
 	int fd, r;
 
 	if (!in) {
-		fuse_reply_err(req, EBADF);
+		fuse_reply_err(req, pt_miss_err());
 		return;
 	}
 	/* syncfs() refuses O_PATH fds: open the inode, or the root when it

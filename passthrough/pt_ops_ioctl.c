@@ -69,7 +69,7 @@ void pt_op_ioctl(fuse_req_t req, fuse_ino_t ino, unsigned int cmd, void *arg,
 	}
 	h = fi ? pt_handle_get_any(fs, fi->fh, ino) : NULL;
 	if (!h) {
-		fuse_reply_err(req, EBADF);
+		fuse_reply_err(req, pt_miss_err());
 		return;
 	}
 	r = set ? pt_cred_enter(fs, req, &cred) : 0;

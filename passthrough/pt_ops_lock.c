@@ -23,7 +23,7 @@ static struct pt_handle *lock_handle(fuse_req_t req, struct pt_fs *fs,
 	struct pt_handle *h = fi ? pt_handle_get_any(fs, fi->fh, ino) : NULL;
 
 	if (!h)
-		fuse_reply_err(req, EBADF);
+		fuse_reply_err(req, pt_miss_err());
 	return h;
 }
 

@@ -106,7 +106,7 @@ static ssize_t do_xattr(fuse_req_t req, struct pt_fs *fs, fuse_ino_t ino,
 	int fd = -1;
 
 	if (!in)
-		return -EBADF;
+		return -pt_miss_err();
 	if (S_ISREG(in->ftype) || S_ISDIR(in->ftype)) {
 		fd = pt_inode_open(fs, in, O_RDONLY | O_NONBLOCK |
 				   (S_ISDIR(in->ftype) ? O_DIRECTORY : 0));
