@@ -97,9 +97,23 @@ static int lock_pid_file(const char *socket_path)
 
 /*
  * Device-state hooks (vu_state_ops) over the migration context.
- * log_start/log_stop are not installed: the paths are collected at save
- * time, while the rings are stopped (no pre-copy work yet).
+ * log_start/log_stop run the pre-copy collection of paths (pt_mig_track.c);
+ * the save verifies and completes it while the rings are stopped.
  */
+static void state_log_start(void *opaque)
+{
+	struct mig_ctx *ctx = opaque;
+
+	pt_mig_track_start(ctx->fs);   /* on failure the save does it all */
+}
+
+static void state_log_stop(void *opaque)
+{
+	struct mig_ctx *ctx = opaque;
+
+	pt_mig_track_stop(ctx->fs);
+}
+
 static int state_save(void *opaque, int fd)
 {
 	struct mig_ctx *ctx = opaque;
@@ -130,6 +144,8 @@ static void state_resumed(void *opaque)
 }
 
 static const struct vu_state_ops state_ops = {
+	.log_start = state_log_start,
+	.log_stop = state_log_stop,
 	.save = state_save,
 	.load = state_load,
 	.resumed = state_resumed,

@@ -354,10 +354,29 @@ int vfs_parse_options(int argc, char **argv, struct vfs_options *o)
 					    optarg);
 			break;
 		case OPT_NOATIME: o->pt.preserve_noatime = true; break;
-		case OPT_MIG_MODE:
-		case OPT_MIG_ON_ERROR:
-		case OPT_MIG_VERIFY:
-		case OPT_MIG_CONFIRM: ret = unsupported(name); break;
+		case OPT_MIG_MODE: {
+			static const char *const n[] = { "find-paths",
+							 "file-handles" };
+			int i = pick(optarg, n, 2);
+
+			if (i < 0)
+				ret = bad_value("--migration-mode", optarg);
+			else
+				o->pt.mig_mode = (enum pt_mig_mode)i;
+			break;
+		}
+		case OPT_MIG_ON_ERROR: {
+			static const char *const n[] = { "abort", "guest-error" };
+			int i = pick(optarg, n, 2);
+
+			if (i < 0)
+				ret = bad_value("--migration-on-error", optarg);
+			else
+				o->pt.mig_on_error = (enum pt_mig_on_error)i;
+			break;
+		}
+		case OPT_MIG_VERIFY: o->pt.mig_verify_handles = true; break;
+		case OPT_MIG_CONFIRM: o->pt.mig_confirm_paths = true; break;
 		case 'o': {
 			char *copy = strdup(optarg);
 
@@ -398,6 +417,18 @@ int vfs_parse_options(int argc, char **argv, struct vfs_options *o)
 	}
 	if (o->pt.cache == PT_CACHE_NEVER)
 		o->pt.readdirplus = false;
+	if (o->pt.mig_mode == PT_MIG_MODE_FILE_HANDLES &&
+	    (o->pt.mig_verify_handles || o->pt.mig_confirm_paths)) {
+		fprintf(stderr, "virtiofsd: '--migration-verify-handles' and "
+			"'--migration-confirm-paths' cannot be used with "
+			"'--migration-mode=file-handles'\n");
+		return -EINVAL;
+	}
+	if (o->pt.mig_mode == PT_MIG_MODE_FILE_HANDLES) {
+		fprintf(stderr, "virtiofsd: '--migration-mode=file-handles' is "
+			"not supported by this build (use find-paths)\n");
+		return -EINVAL;
+	}
 	if (o->pt.posix_acl && (o->uid_map || o->gid_map)) {
 		fprintf(stderr, "virtiofsd: '--posix-acl' cannot be used with "
 			"'%s'\n", o->uid_map ? "--translate-uid" :
