@@ -28,7 +28,7 @@
  * stopped; the table functions take their own shard locks.
  *
  * Syscalls: readlinkat, openat, statx, newfstatat, name_to_handle_at,
- * mkdirat, linkat, unlinkat,
+ * sysinfo (glibc's qsort of a large table), mkdirat, linkat, unlinkat,
  * getdents64, copy_file_range, read, write, fchmod, fchown, futimens,
  * close.
  */

@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -155,8 +156,10 @@ static uint64_t load_state(struct vfe_env *e, const uint8_t *p, size_t len)
 	return check_state(&e->dev);
 }
 
-/* A second daemon on the same shared dir: negotiated, nothing started. */
-static void dest_up(struct vfe_env *e, struct vfe_env *src, const char *sub)
+/* A second daemon on the same shared dir with extra arguments (NULL-
+ * terminated, may be NULL): negotiated, nothing started. */
+static void dest_up_args(struct vfe_env *e, struct vfe_env *src,
+			 const char *sub, const char *const *extra)
 {
 	struct vfe_daemon_opts o = { 0 };
 	char dir[PATH_MAX];
@@ -168,12 +171,19 @@ static void dest_up(struct vfe_env *e, struct vfe_env *src, const char *sub)
 	CHECK(mkdir(dir, 0755) == 0 || errno == EEXIST);
 	o.exe = vfe_daemon_exe();
 	o.shared_dir = src->d.shared_dir;
+	for (unsigned i = 0; extra && extra[i] && i + 1 < VFE_MAX_ARGS; i++)
+		o.extra[i] = extra[i];
 	CHECK_OK(vfe_daemon_start(&e->d, dir, &o));
 	sock = vfe_daemon_connect(&e->d, 5000);
 	CHECK(sock >= 0);
 	CHECK_OK(vfe_dev_init(&e->dev, NULL));
 	e->have_dev = true;
 	CHECK_OK(vfe_dev_negotiate(&e->dev, sock));
+}
+
+static void dest_up(struct vfe_env *e, struct vfe_env *src, const char *sub)
+{
+	dest_up_args(e, src, sub, NULL);
 }
 
 /* Start the destination's rings; the guest does not INIT again. */
@@ -557,12 +567,465 @@ static void t_stale_hidden_dir(void)
 	vfe_env_down(&a);
 }
 
+/* ---- pre-copy, options, error policy, scale ---- */
+
+/* rename() on the host; to: relative to the shared dir unless absolute.
+ * (vfe_shared_path() returns a static buffer: copy it first.) */
+static void host_rename(struct vfe_env *e, const char *from, const char *to)
+{
+	char f[PATH_MAX], t[PATH_MAX];
+
+	snprintf(f, sizeof(f), "%s", vfe_shared_path(e, from));
+	snprintf(t, sizeof(t), "%s", to[0] == '/' ? to : vfe_shared_path(e, to));
+	CHECKF(rename(f, t) == 0, "host rename %s -> %s: %s", f, t,
+	       strerror(errno));
+}
+
+/* Wait (bounded) until the daemon's log contains needle. */
+static bool wait_log(struct vfe_daemon *d, const char *needle, int ms)
+{
+	for (int t = 0; t < ms; t += 10) {
+		if (vfe_daemon_log_contains(d, needle))
+			return true;
+		usleep(10000);
+	}
+	return false;
+}
+
+static void env_up_args(struct vfe_env *e, const char *const *extra)
+{
+	struct vfe_env_opts o = { 0 };
+
+	for (unsigned i = 0; extra && extra[i] && i + 1 < VFE_MAX_ARGS; i++)
+		o.daemon.extra[i] = extra[i];
+	vfe_env_up(e, &o);
+}
+
+static uint64_t create_fh(struct vfe_fuse *f, uint64_t parent,
+			  const char *name, uint64_t *fh)
+{
+	struct fuse_entry_out e;
+	struct fuse_open_out o;
+
+	CHECK_OK(vfe_fuse_create(f, parent, name, O_RDWR, 0644, &e, &o));
+	*fh = o.fh;
+	return e.nodeid;
+}
+
+/*
+ * Dirty logging on, the thread collects; then the guest renames,
+ * unlinks, creates and renames a directory through FUSE, and a third
+ * party renames a file on the host: after save + load every id resolves
+ * to the right host file.
+ */
+static void t_precopy(void)
+{
+	struct vfe_env a, b;
+	struct blob blob;
+	char name[64];
+	uint64_t id[8], p, q, nw, fh_nw, g;
+	struct fuse_entry_out ent;
+
+	vfe_env_up(&a, NULL);
+	CHECK(mkdir(vfe_shared_path(&a, "p"), 0755) == 0);
+	for (int i = 0; i < 8; i++) {
+		snprintf(name, sizeof(name), "p/f%d", i);
+		host_write(vfe_shared_path(&a, name), name);
+	}
+	p = lookup(&a.f, ROOT, "p");
+	for (int i = 0; i < 8; i++) {
+		snprintf(name, sizeof(name), "f%d", i);
+		id[i] = lookup(&a.f, p, name);
+	}
+	/* p is forgotten: its children's records keep it as the parent. */
+	CHECK_OK(vfe_fuse_forget(&a.f, p, 1));
+	CHECK_OK(vfe_dev_log_start(&a.dev));
+	CHECK(wait_log(&a.d, "pre-copy: paths of", 5000));
+	/* p is back for the guest (an id is not reused while held). */
+	p = lookup(&a.f, ROOT, "p");
+	CHECK_OK(vfe_fuse_rename(&a.f, p, "f1", p, "g1"));
+	CHECK_OK(vfe_fuse_unlink(&a.f, p, "f2"));           /* nlink 0 */
+	CHECK_OK(vfe_fuse_link(&a.f, id[3], ROOT, "l3", &ent));
+	CHECK_OK(vfe_fuse_unlink(&a.f, p, "f3"));           /* name l3 left */
+	CHECK_OK(vfe_fuse_mkdir(&a.f, ROOT, "q", 0755, &ent));
+	q = lookup(&a.f, ROOT, "q");
+	CHECK_OK(vfe_fuse_rename(&a.f, p, "f4", q, "f4"));
+	CHECK_OK(vfe_fuse_rename(&a.f, p, "f5", p, "f6"));  /* f6 overwritten */
+	nw = create_fh(&a.f, q, "new", &fh_nw);
+	CHECK_OK(vfe_fuse_rename(&a.f, ROOT, "p", ROOT, "p2"));
+	/* A third party on the host: not tracked, caught at save. */
+	host_rename(&a, "p2/f7", "p2/h7");
+	g = lookup(&a.f, ROOT, "l3");
+	CHECK_EQ(g, id[3]);
+
+	dest_up(&b, &a, "dest");
+	save_state(&a, &blob);
+	CHECK(vfe_daemon_log_contains(&a.d, "migration: pre-copy complete"));
+	note_log(&a.d, "migration: pre-copy complete");
+	CHECK_EQ(load_state(&b, blob.p, blob.len), 0);
+	dest_start(&b, &a);
+	check_ino(&a, &b.f, id[0], "p2/f0");
+	check_ino(&a, &b.f, id[1], "p2/g1");
+	check_ino(&a, &b.f, id[3], "l3");
+	check_ino(&a, &b.f, id[4], "q/f4");
+	check_ino(&a, &b.f, id[5], "p2/f6");
+	check_ino(&a, &b.f, id[7], "p2/h7");
+	check_ino(&a, &b.f, nw, "q/new");
+	check_ino(&a, &b.f, p, "p2");
+	check_ino(&a, &b.f, q, "q");
+	/* f2 (unlinked) and the old f6 (overwritten) are held by the guest
+	 * with nlink 0: they travel as copies (docs/migration.md). */
+	CHECK(!gone_id(&b.f, id[2]));
+	CHECK(!gone_id(&b.f, id[6]));
+	check_read(&b.f, nw, fh_nw, "");
+	dest_down(&b);
+	free(blob.p);
+	vfe_env_down(&a);
+}
+
+/* Logging on, then off again (cancel): a later save (a snapshot: no
+ * logging) collects at save time and is still right. */
+static void t_precopy_cancel(void)
+{
+	struct vfe_env a, b;
+	struct blob blob;
+	uint64_t x, y;
+
+	vfe_env_up(&a, NULL);
+	host_write(vfe_shared_path(&a, "x"), "x");
+	x = lookup(&a.f, ROOT, "x");
+	CHECK_OK(vfe_dev_log_start(&a.dev));
+	CHECK(wait_log(&a.d, "pre-copy: paths of", 5000));
+	CHECK_OK(vfe_dev_log_stop(&a.dev));
+	CHECK(wait_log(&a.d, "pre-copy: stopped", 5000));
+	CHECK_OK(vfe_fuse_rename(&a.f, ROOT, "x", ROOT, "y"));
+	y = lookup(&a.f, ROOT, "y");
+	CHECK_EQ(x, y);
+	dest_up(&b, &a, "dest");
+	save_state(&a, &blob);
+	CHECK(vfe_daemon_log_contains(&a.d, "no dirty logging before the save"));
+	CHECK_EQ(load_state(&b, blob.p, blob.len), 0);
+	dest_start(&b, &a);
+	check_ino(&a, &b.f, x, "y");
+	dest_down(&b);
+	free(blob.p);
+	vfe_env_down(&a);
+}
+
+/* The guest holds "x" (with a handle) and "y"; x is deleted on the host
+ * between save and load. */
+static void held_pair(struct vfe_env *a, uint64_t *x, uint64_t *fh,
+		      uint64_t *y, struct blob *blob)
+{
+	host_write(vfe_shared_path(a, "x"), "xx");
+	host_write(vfe_shared_path(a, "y"), "yy");
+	*x = lookup(&a->f, ROOT, "x");
+	*fh = open_fh(&a->f, *x, O_RDONLY);
+	*y = lookup(&a->f, ROOT, "y");
+	save_state(a, blob);
+	CHECK(unlink(vfe_shared_path(a, "x")) == 0);
+}
+
+static void t_on_error_guest(void)
+{
+	static const char *const ge[] = { "--migration-on-error=guest-error",
+					  NULL };
+	struct vfe_env a, b, c;
+	struct blob blob, blob2;
+	struct fuse_attr_out at;
+	struct fuse_entry_out ent;
+	uint64_t x, fh, y;
+	char buf[16];
+	size_t got;
+
+	vfe_env_up(&a, NULL);
+	held_pair(&a, &x, &fh, &y, &blob);
+	dest_up_args(&b, &a, "dest", ge);
+	CHECK_EQ(load_state(&b, blob.p, blob.len), 0);
+	CHECK(vfe_daemon_log_contains(&b.d, "installed as invalid"));
+	dest_start(&b, &a);
+	CHECK_ERR(vfe_fuse_getattr(&b.f, x, false, 0, &at), -ENOENT);
+	CHECK_ERR(vfe_fuse_read(&b.f, x, fh, 0, buf, sizeof(buf), &got),
+		  -ENOENT);
+	check_ino(&a, &b.f, y, "y");
+	CHECK_OK(vfe_fuse_lookup(&b.f, ROOT, "y", &ent));
+	/* On to C (default policy): x travels as INVALID. */
+	dest_up(&c, &a, "dest2");
+	save_state(&b, &blob2);
+	CHECK_EQ(load_state(&c, blob2.p, blob2.len), 0);
+	dest_start(&c, &b);
+	CHECK_ERR(vfe_fuse_getattr(&c.f, x, false, 0, &at), -ENOENT);
+	check_ino(&a, &c.f, y, "y");
+	CHECK_OK(vfe_fuse_release(&c.f, x, fh, 0));
+	CHECK_OK(vfe_fuse_forget(&c.f, x, 1));
+	CHECK_ERR(vfe_fuse_getattr(&c.f, x, false, 0, &at), -EBADF);
+	dest_down(&c);
+	dest_down(&b);
+	free(blob.p);
+	free(blob2.p);
+	vfe_env_down(&a);
+}
+
+static void t_on_error_abort(void)
+{
+	struct vfe_env a, b;
+	struct blob blob;
+	uint64_t x, fh, y;
+
+	vfe_env_up(&a, NULL);
+	held_pair(&a, &x, &fh, &y, &blob);
+	dest_up(&b, &a, "dest");
+	CHECK_EQ(load_state(&b, blob.p, blob.len), 1);
+	CHECK(vfe_daemon_log_contains(&b.d, "cannot open it in its parent"));
+	dest_down(&b);
+	free(blob.p);
+	vfe_env_down(&a);
+}
+
+/* A file replaced on the host by another of the same name. */
+static void t_verify_handles(void)
+{
+	static const char *const vh[] = { "--migration-verify-handles", NULL };
+	static const char *const ge[] = { "--migration-on-error=guest-error",
+					  NULL };
+	struct vfe_env a, b, c;
+	struct fuse_attr_out at;
+	struct blob blob;
+	uint64_t v, w;
+
+	env_up_args(&a, vh);
+	host_write(vfe_shared_path(&a, "v"), "original");
+	host_write(vfe_shared_path(&a, "w"), "kept");
+	CHECK_OK(vfe_dev_log_start(&a.dev));
+	CHECK(wait_log(&a.d, "pre-copy: paths of", 5000));
+	v = lookup(&a.f, ROOT, "v");
+	w = lookup(&a.f, ROOT, "w");
+	save_state(&a, &blob);
+	CHECK(vfe_daemon_log_contains(&a.d, "3 file handles"));
+	CHECK(unlink(vfe_shared_path(&a, "v")) == 0);
+	host_write(vfe_shared_path(&a, "v"), "impostor");
+	dest_up(&b, &a, "dest");
+	CHECK_EQ(load_state(&b, blob.p, blob.len), 1);
+	CHECK(vfe_daemon_log_contains(&b.d, "file handle differs"));
+	dest_down(&b);
+	dest_up_args(&c, &a, "dest2", ge);
+	CHECK_EQ(load_state(&c, blob.p, blob.len), 0);
+	dest_start(&c, &a);
+	CHECK_ERR(vfe_fuse_getattr(&c.f, v, false, 0, &at), -ESTALE);
+	check_ino(&a, &c.f, w, "w");
+	dest_down(&c);
+	free(blob.p);
+	vfe_env_down(&a);
+}
+
+/* A held file moved out of the shared dir: without confirm-paths the
+ * save goes on (INVALID entry), with it the save fails. */
+static void t_confirm_paths(void)
+{
+	static const char *const cp[] = { "--migration-confirm-paths", NULL };
+	char out[PATH_MAX];
+	struct vfe_env a;
+	struct blob blob;
+	int pp[2];
+
+	env_up_args(&a, cp);
+	host_write(vfe_shared_path(&a, "c"), "c");
+	host_write(vfe_shared_path(&a, "d"), "d");
+	lookup(&a.f, ROOT, "c");
+	lookup(&a.f, ROOT, "d");
+	/* Renamed by a third party: re-resolved, confirmed. */
+	host_rename(&a, "d", "d2");
+	save_state(&a, &blob);
+	free(blob.p);
+	CHECK_OK(vfe_dev_start(&a.dev));
+	snprintf(out, sizeof(out), "%s/outside", vfe_test_dir());
+	host_rename(&a, "c", out);
+	CHECK_OK(vfe_dev_stop(&a.dev, NULL));
+	CHECK_OK(pipe2(pp, O_CLOEXEC));
+	CHECK_EQ(set_state_fd(&a.dev, 0, pp[1]), 0x100);
+	close(pp[1]);
+	while (read(pp[0], out, sizeof(out)) > 0)
+		;
+	close(pp[0]);
+	CHECK_EQ(check_state(&a.dev), 1);
+	CHECK(vfe_daemon_log_contains(&a.d, "--migration-confirm-paths: inode"));
+	vfe_env_down(&a);
+}
+
+/* Start-up checks of the migration options. */
+static void t_options(void)
+{
+	static const char *const bad1[] = { "--migration-mode=file-handles",
+					    "--migration-verify-handles",
+					    NULL };
+	static const char *const bad2[] = { "--migration-on-error=maybe",
+					    NULL };
+	static const char *const ok[] = { "--migration-mode=find-paths",
+					  "--migration-on-error=abort",
+					  "--migration-verify-handles",
+					  "--migration-confirm-paths", NULL };
+	const char *const *bad[] = { bad1, bad2 };
+	struct vfe_daemon_opts o;
+	struct vfe_daemon d;
+	char dir[PATH_MAX];
+
+	for (unsigned k = 0; k < 2; k++) {
+		memset(&o, 0, sizeof(o));
+		o.exe = vfe_daemon_exe();
+		for (unsigned i = 0; bad[k][i]; i++)
+			o.extra[i] = bad[k][i];
+		snprintf(dir, sizeof(dir), "%s/bad%u", vfe_test_dir(), k);
+		CHECK(mkdir(dir, 0755) == 0);
+		CHECK_ERR(vfe_daemon_start(&d, dir, &o), -ECHILD);
+		if (k == 0)
+			CHECK(vfe_daemon_log_contains(&d, "cannot be used with "
+						      "'--migration-mode=file-handles'"));
+	}
+	memset(&o, 0, sizeof(o));
+	o.exe = vfe_daemon_exe();
+	for (unsigned i = 0; ok[i]; i++)
+		o.extra[i] = ok[i];
+	snprintf(dir, sizeof(dir), "%s/good", vfe_test_dir());
+	CHECK(mkdir(dir, 0755) == 0);
+	CHECK_OK(vfe_daemon_start(&d, dir, &o));
+	CHECK(vfe_daemon_alive(&d));
+	vfe_daemon_kill(&d);
+}
+
+/* Look up n names "dK/N" through FUSE with many requests in flight. */
+static void lookup_many(struct vfe_fuse *f, const uint64_t *dirs,
+			unsigned ndirs, unsigned n)
+{
+	static struct fuse_entry_out ent;
+	unsigned sent = 0, done = 0;
+	char name[32];
+
+	while (done < n) {
+		struct vfe_fuse_req *r;
+		int err;
+
+		while (sent < n) {
+			struct vfe_fuse_call c = {
+				.opcode = FUSE_LOOKUP,
+				.nodeid = dirs[sent % ndirs],
+				.out = &ent, .out_cap = sizeof(ent),
+				.queue = VFE_Q_DEFAULT,
+			};
+			int len = snprintf(name, sizeof(name), "%u", sent);
+
+			c.in[0].iov_base = name;
+			c.in[0].iov_len = (size_t)len + 1;
+			c.nin = 1;
+			if (!vfe_fuse_submit(f, &c, &err)) {
+				CHECKF(err == -EBUSY || err == -ENOSPC,
+				       "submit: %s", vfe_errname(err));
+				break;
+			}
+			sent++;
+		}
+		CHECK_OK(vfe_fuse_poll(f, f->default_queue, 10000, &r));
+		CHECK_OK(r->status);
+		CHECKF(r->oh.error == 0, "LOOKUP %u: %d", done, r->oh.error);
+		vfe_fuse_put(f, r);
+		done++;
+	}
+}
+
+/* n cached inodes: save without pre-copy (the rings restart), then with
+ * pre-copy, then load on B; sizes and times from the daemons' logs. */
+static void scale(unsigned n)
+{
+	struct vfe_env a, b;
+	struct blob blob;
+	uint64_t dirs[4];
+	char name[64];
+	double t0;
+
+	vfe_env_up(&a, NULL);
+	for (unsigned d = 0; d < 4; d++) {
+		snprintf(name, sizeof(name), "d%u", d);
+		CHECK(mkdir(vfe_shared_path(&a, name), 0755) == 0);
+	}
+	for (unsigned i = 0; i < n; i++) {
+		int fd;
+
+		snprintf(name, sizeof(name), "d%u/%u", i % 4, i);
+		fd = open(vfe_shared_path(&a, name), O_CREAT | O_WRONLY, 0644);
+		CHECK(fd >= 0);
+		close(fd);
+	}
+	for (unsigned d = 0; d < 4; d++) {
+		snprintf(name, sizeof(name), "d%u", d);
+		dirs[d] = lookup(&a.f, ROOT, name);
+	}
+	t0 = vfe_now_ms();
+	lookup_many(&a.f, dirs, 4, n);
+	vfe_note("%u LOOKUPs in %.0f ms", n, vfe_now_ms() - t0);
+
+	save_state(&a, &blob);   /* no logging: collected at save */
+	free(blob.p);
+	note_log(&a.d, "inodes resolved at save");
+	CHECK_OK(vfe_dev_start(&a.dev));
+	CHECK_OK(vfe_dev_log_start(&a.dev));
+	CHECK(wait_log(&a.d, "pre-copy: paths of", 30000));
+	note_log(&a.d, "pre-copy: paths of");
+	dest_up(&b, &a, "dest");
+	save_state(&a, &blob);
+	note_log(&a.d, "migration: pre-copy complete");
+	note_log(&a.d, "migration: saved");
+	CHECK_EQ(load_state(&b, blob.p, blob.len), 0);
+	note_log(&b.d, "migration: loaded");
+	dest_start(&b, &a);
+	check_ino(&a, &b.f, dirs[1], "d1");
+	dest_down(&b);
+	free(blob.p);
+	vfe_env_down(&a);
+}
+
+/* How many inodes the daemon can hold: it inherits our RLIMIT_NOFILE
+ * when it cannot raise it (no CAP_SYS_RESOURCE). */
+static unsigned fd_room(void)
+{
+	struct rlimit rl;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) || rl.rlim_max == RLIM_INFINITY ||
+	    rl.rlim_max > 1000000)
+		return 1000000;
+	return rl.rlim_max > 2000 ? (unsigned)rl.rlim_max - 2000 : 0;
+}
+
+static void t_scale_20k(void)
+{
+	unsigned n = fd_room() < 20000 ? fd_room() : 20000;
+
+	if (n < 20000)
+		vfe_note("RLIMIT_NOFILE: %u inodes instead of 20000", n);
+	scale(n);
+}
+
+static void t_scale_100k(void)
+{
+	if (fd_room() < 100000)
+		vfe_skip("RLIMIT_NOFILE hard limit too low for 100k inodes "
+			 "(%u fds of room)", fd_room());
+	scale(100000);
+}
+
 static const struct vfe_test tests[] = {
 	{ "save_load", t_save_load, 60 },
 	{ "bad_blobs", t_bad_blobs, 60 },
 	{ "source_resumes", t_source_resumes, 60 },
 	{ "incompatible_dest", t_incompatible_dest, 60 },
 	{ "stale_hidden_dir", t_stale_hidden_dir, 30 },
+	{ "precopy", t_precopy, 60 },
+	{ "precopy_cancel", t_precopy_cancel, 60 },
+	{ "on_error_guest", t_on_error_guest, 60 },
+	{ "on_error_abort", t_on_error_abort, 60 },
+	{ "verify_handles", t_verify_handles, 60 },
+	{ "confirm_paths", t_confirm_paths, 60 },
+	{ "options", t_options, 30 },
+	{ "scale_20k", t_scale_20k, 60 },
+	{ "scale_100k", t_scale_100k, 120 },
 };
 
 int main(int argc, char **argv)
