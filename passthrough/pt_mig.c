@@ -24,8 +24,17 @@
  * identities unique, parents loaded before children), and only
  * pt_mig_load_commit() touches the tables.
  *
+ * With a pre-copy tracker (pt_mig_track.c) the save first checks each
+ * tracked parent + name with one fstatat and walks only the rest; invalid
+ * ids of an earlier load (pt_invalid.c) are forwarded as INVALID; with
+ * --migration-verify-handles each record carries a file handle, and with
+ * --migration-confirm-paths every path is checked once more.  The loader
+ * applies --migration-on-error to entries it cannot restore.
+ *
  * Locking: called from the vhost-user transfer thread while the rings are
- * stopped; the table functions take their own shard locks.
+ * stopped; pt_mig_prepare holds fs->mig_lock (the tracker cannot be
+ * started or stopped meanwhile); the table functions take their own shard
+ * locks.
  *
  * Syscalls: readlinkat, openat, statx, newfstatat, name_to_handle_at,
  * sysinfo (glibc's qsort of a large table), mkdirat, linkat, unlinkat,
