@@ -9,11 +9,21 @@
  *
  *   vfe_load --daemon=build/virtiofsd/virtiofsd --op=read --size=4096 \
  *            --queues=2 --depth=32 --seconds=10
+ *
+ * Metadata ops (for bench/daemon.sh): --op=lookup (random names among
+ * --files=N files in a directory), --op=readdirplus (each slot lists the
+ * same N-entry directory through its own OPENDIR handle, --size bytes per
+ * request, from offset 0 again at the end), --op=create (one operation is
+ * CREATE + RELEASE + UNLINK of a new name, the nodes forgotten in batches
+ * of 64 on the hiprio queue).  --pid=PID (the daemon's process; default
+ * the spawned one) adds its CPU time (utime + stime) over the measured
+ * window, per operation.
  */
 #include <errno.h>
 #include <fcntl.h>
 #include <ftw.h>
 #include <getopt.h>
+#include <inttypes.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
@@ -29,7 +39,8 @@
 
 #define MAX_SAMPLES 200000
 
-enum op { OP_GETATTR, OP_READ, OP_WRITE };
+enum op { OP_GETATTR, OP_READ, OP_WRITE, OP_LOOKUP, OP_READDIRPLUS,
+	   OP_CREATE };
 
 struct cfg {
 	const char *daemon, *socket, *shared;
@@ -39,6 +50,8 @@ struct cfg {
 	double seconds;
 	uint64_t file_size;
 	bool direct;
+	unsigned files;     /* entries of the lookup / readdirplus directory */
+	pid_t pid;          /* daemon process for the CPU figure; 0 = none */
 };
 
 struct worker {
@@ -52,7 +65,15 @@ struct worker {
 	size_t nlat;
 	char err[256];
 	uint64_t rng;
+	uint64_t dir;                   /* the metadata ops' directory */
+	uint64_t *dfh;                  /* readdirplus: one handle per slot */
+	uint64_t seq;                   /* create: next name */
+	struct fuse_forget_one fq[64];  /* create: nodes to forget */
+	unsigned nfq;
 };
+
+/* The hiprio queue is shared by every worker: one BATCH_FORGET at a time. */
+static pthread_mutex_t hiprio_lock = PTHREAD_MUTEX_INITIALIZER;
 
 static volatile sig_atomic_t stop_now;
 
@@ -84,15 +105,114 @@ struct inflight {
 		struct fuse_getattr_in g;
 		struct fuse_read_in r;
 		struct fuse_write_in w;
+		struct fuse_create_in cr;
+		struct fuse_release_in rl;
 	} in;
 	union {
 		struct fuse_attr_out a;
 		struct fuse_write_out w;
+		struct fuse_entry_out e;
+		struct {
+			struct fuse_entry_out e;
+			struct fuse_open_out o;
+		} __attribute__((packed)) cr;
 	} out;
 	struct vfe_fuse_call c;
 	struct vfe_fuse_req *req;
 	int64_t t0;
+	unsigned step;          /* create: 0 CREATE, 1 RELEASE, 2 UNLINK */
+	char name[48];
+	uint64_t node, fh;      /* create: the new file */
+	uint64_t dir_off;       /* readdirplus: next offset */
+	uint64_t dfh;           /* readdirplus: this slot's handle */
+	void *rdbuf;            /* readdirplus: reply entries */
 };
+
+/* The request of the create cycle's current step. */
+static void prep_create(struct worker *w, struct inflight *x)
+{
+	x->c.nodeid = w->dir;
+	x->c.nin = 1;
+	switch (x->step) {
+	case 0:
+		snprintf(x->name, sizeof(x->name), "c%u.%" PRIu64, w->queue,
+			 w->seq++);
+		x->in.cr = (struct fuse_create_in){
+			.flags = O_RDWR | O_CREAT | O_EXCL, .mode = S_IFREG | 0644,
+		};
+		x->c.opcode = FUSE_CREATE;
+		x->c.in[0] = (struct iovec){ &x->in.cr, sizeof(x->in.cr) };
+		x->c.in[1] = (struct iovec){ x->name, strlen(x->name) + 1 };
+		x->c.nin = 2;
+		x->c.out = &x->out.cr;
+		x->c.out_cap = sizeof(x->out.cr);
+		break;
+	case 1:
+		x->in.rl = (struct fuse_release_in){ .fh = x->fh, .flags = O_RDWR };
+		x->c.opcode = FUSE_RELEASE;
+		x->c.nodeid = x->node;
+		x->c.in[0] = (struct iovec){ &x->in.rl, sizeof(x->in.rl) };
+		break;
+	default:
+		x->c.opcode = FUSE_UNLINK;
+		x->c.in[0] = (struct iovec){ x->name, strlen(x->name) + 1 };
+		break;
+	}
+}
+
+/* Forget the queued nodes (BATCH_FORGET on the hiprio queue). */
+static int flush_forgets(struct worker *w)
+{
+	int r;
+
+	if (!w->nfq)
+		return 0;
+	pthread_mutex_lock(&hiprio_lock);
+	r = vfe_fuse_batch_forget(&w->f, w->fq, w->nfq);
+	pthread_mutex_unlock(&hiprio_lock);
+	w->nfq = 0;
+	return r;
+}
+
+/*
+ * A finished request of a multi-step op: advance its state.  Returns true
+ * when the operation is complete (count it), false when the slot goes on
+ * with its next step.
+ */
+static bool advance(struct worker *w, struct inflight *x)
+{
+	size_t pos = 0;
+	struct vfe_dirent de;
+	int k;
+
+	switch (w->cfg->op) {
+	case OP_READDIRPLUS:
+		while ((k = vfe_dirent_next(x->rdbuf, x->c.out_len, &pos, true,
+					    &de)) == 1)
+			x->dir_off = de.off;
+		if (k < 0 || !x->c.out_len)
+			x->dir_off = 0;
+		return true;
+	case OP_CREATE:
+		if (x->step == 0) {
+			x->node = x->out.cr.e.nodeid;
+			x->fh = x->out.cr.o.fh;
+		}
+		if (x->step < 2) {
+			x->step++;
+			return false;
+		}
+		x->step = 0;
+		w->fq[w->nfq++] = (struct fuse_forget_one){ .nodeid = x->node,
+							    .nlookup = 1 };
+		if (w->nfq == sizeof(w->fq) / sizeof(w->fq[0]) && flush_forgets(w))
+			snprintf(w->err, sizeof(w->err), "BATCH_FORGET: %s",
+				 vfe_msg_last_error());
+		return true;
+	default:
+		return true;
+	}
+}
 
 static void prep(struct worker *w, struct inflight *x, const char *wbuf)
 {
@@ -131,6 +251,28 @@ static void prep(struct worker *w, struct inflight *x, const char *wbuf)
 		x->c.out = &x->out.w;
 		x->c.out_cap = sizeof(x->out.w);
 		break;
+	case OP_LOOKUP:
+		snprintf(x->name, sizeof(x->name), "f%" PRIu64,
+			 xorshift(&w->rng) % c->files);
+		x->c.opcode = FUSE_LOOKUP;
+		x->c.nodeid = w->dir;
+		x->c.in[0] = (struct iovec){ x->name, strlen(x->name) + 1 };
+		x->c.out = &x->out.e;
+		x->c.out_cap = sizeof(x->out.e);
+		break;
+	case OP_READDIRPLUS:
+		x->in.r = (struct fuse_read_in){ .fh = x->dfh,
+						 .offset = x->dir_off,
+						 .size = c->size };
+		x->c.opcode = FUSE_READDIRPLUS;
+		x->c.nodeid = w->dir;
+		x->c.in[0] = (struct iovec){ &x->in.r, sizeof(x->in.r) };
+		x->c.out = x->rdbuf;
+		x->c.out_cap = c->size;
+		break;
+	case OP_CREATE:
+		prep_create(w, x);
+		return;
 	}
 	x->c.nin = 1;
 }
@@ -150,6 +292,14 @@ static void *run_worker(void *arg)
 		goto out;
 	}
 	memset(wbuf, 'L', c->size);
+	for (unsigned i = 0; c->op == OP_READDIRPLUS && i < c->depth; i++) {
+		x[i].dfh = w->dfh[i];
+		x[i].rdbuf = malloc(c->size);
+		if (!x[i].rdbuf) {
+			snprintf(w->err, sizeof(w->err), "out of memory");
+			goto out;
+		}
+	}
 	for (;;) {
 		bool stopping = stop_now || now_us() >= end;
 		struct vfe_fuse_req *d;
@@ -165,7 +315,8 @@ static void *run_worker(void *arg)
 					 strerror(-err));
 				goto out;
 			}
-			x[i].t0 = now_us();
+			if (x[i].step == 0)
+				x[i].t0 = now_us();
 			busy++;
 		}
 		vfe_fuse_kick(&w->f, w->queue);
@@ -192,8 +343,11 @@ static void *run_worker(void *arg)
 					 x[i].c.opcode, r);
 				if (r == -VFE_EPROTO)
 					goto out;
+				x[i].step = 0;
 				continue;
 			}
+			if (!advance(w, &x[i]))
+				continue;
 			w->ops++;
 			w->bytes += c->op == OP_READ ? x[i].c.rgot :
 				    c->op == OP_WRITE ? x[i].out.w.size : 0;
@@ -202,6 +356,10 @@ static void *run_worker(void *arg)
 		}
 	}
 out:
+	if (c->op == OP_CREATE)
+		flush_forgets(w);
+	for (unsigned i = 0; x && c->op == OP_READDIRPLUS && i < c->depth; i++)
+		free(x[i].rdbuf);
 	free(x);
 	free(wbuf);
 	return NULL;
@@ -228,8 +386,9 @@ static void usage(const char *p)
 {
 	fprintf(stderr,
 		"usage: %s (--daemon=EXE [--shared-dir=DIR] [--pool=N] | --socket=PATH)\n"
-		"       [--op=getattr|read|write] [--size=BYTES] [--queues=N]\n"
-		"       [--depth=N] [--seconds=S] [--file-size=BYTES] [--direct]\n",
+		"       [--op=getattr|read|write|lookup|readdirplus|create]\n"
+		"       [--size=BYTES] [--queues=N] [--depth=N] [--seconds=S]\n"
+		"       [--file-size=BYTES] [--direct] [--files=N] [--pid=PID]\n",
 		p);
 }
 
@@ -270,11 +429,82 @@ static int prepare_file(struct worker *ws, const struct cfg *c)
 	return r;
 }
 
+/*
+ * The metadata ops' directory vfe_load.d (created, or found again), with
+ * c->files empty files f0.. for lookup / readdirplus; readdirplus opens
+ * it once per slot.
+ */
+static int prepare_dir(struct worker *ws, const struct cfg *c)
+{
+	struct fuse_entry_out ent;
+	struct fuse_open_out op;
+	char name[32];
+	uint64_t dir;
+	int r;
+
+	r = vfe_fuse_mkdir(&ws[0].f, FUSE_ROOT_ID, "vfe_load.d", 0755, &ent);
+	if (r == -EEXIST)
+		r = vfe_fuse_lookup(&ws[0].f, FUSE_ROOT_ID, "vfe_load.d", &ent);
+	if (r)
+		return r;
+	dir = ent.nodeid;
+	for (unsigned i = 0; c->op != OP_CREATE && i < c->files; i++) {
+		snprintf(name, sizeof(name), "f%u", i);
+		r = vfe_fuse_create(&ws[0].f, dir, name, O_RDWR | O_CREAT,
+				    S_IFREG | 0644, &ent, &op);
+		if (r)
+			return r;
+		r = vfe_fuse_release(&ws[0].f, ent.nodeid, op.fh, O_RDWR);
+		if (r)
+			return r;
+	}
+	for (unsigned q = 0; q < c->queues; q++) {
+		ws[q].dir = dir;
+		if (c->op != OP_READDIRPLUS)
+			continue;
+		ws[q].dfh = calloc(c->depth, sizeof(uint64_t));
+		if (!ws[q].dfh)
+			return -ENOMEM;
+		for (unsigned i = 0; i < c->depth; i++) {
+			r = vfe_fuse_opendir(&ws[q].f, dir, &op);
+			if (r)
+				return r;
+			ws[q].dfh[i] = op.fh;
+		}
+	}
+	return 0;
+}
+
+/* utime + stime of process pid in clock ticks, or -1. */
+static long long proc_cpu_ticks(pid_t pid)
+{
+	char path[64], buf[1024], *p;
+	unsigned long long ut, st;
+	ssize_t n;
+	int fd;
+
+	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -1;
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n <= 0)
+		return -1;
+	buf[n] = '\0';
+	p = strrchr(buf, ')');
+	/* After the command: state (3) ... utime (14), stime (15). */
+	if (!p || sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu",
+			 &ut, &st) != 2)
+		return -1;
+	return (long long)(ut + st);
+}
+
 int main(int argc, char **argv)
 {
 	struct cfg c = {
 		.op = OP_READ, .size = 4096, .queues = 1, .depth = 16,
-		.seconds = 5, .file_size = 64ull << 20,
+		.seconds = 5, .file_size = 64ull << 20, .files = 1000,
 	};
 	static const struct option lo[] = {
 		{ "daemon", required_argument, NULL, 'x' },
@@ -288,6 +518,8 @@ int main(int argc, char **argv)
 		{ "seconds", required_argument, NULL, 't' },
 		{ "file-size", required_argument, NULL, 'F' },
 		{ "direct", no_argument, NULL, 'r' },
+		{ "files", required_argument, NULL, 'n' },
+		{ "pid", required_argument, NULL, 'P' },
 		{ 0 },
 	};
 	struct vfe_daemon d = { 0 };
@@ -301,6 +533,7 @@ int main(int argc, char **argv)
 	uint32_t *all;
 	size_t nall = 0;
 	int opt, sock, r, ret = 0;
+	long long cpu0 = -1, cpu1 = -1;
 
 	while ((opt = getopt_long(argc, argv, "", lo, NULL)) != -1) {
 		switch (opt) {
@@ -315,6 +548,12 @@ int main(int argc, char **argv)
 				c.op = OP_READ;
 			else if (!strcmp(optarg, "write"))
 				c.op = OP_WRITE;
+			else if (!strcmp(optarg, "lookup"))
+				c.op = OP_LOOKUP;
+			else if (!strcmp(optarg, "readdirplus"))
+				c.op = OP_READDIRPLUS;
+			else if (!strcmp(optarg, "create"))
+				c.op = OP_CREATE;
 			else {
 				usage(argv[0]);
 				return 2;
@@ -326,6 +565,8 @@ int main(int argc, char **argv)
 		case 't': c.seconds = atof(optarg); break;
 		case 'F': c.file_size = strtoull(optarg, NULL, 0); break;
 		case 'r': c.direct = true; break;
+		case 'n': c.files = (unsigned)atoi(optarg); break;
+		case 'P': c.pid = (pid_t)atoi(optarg); break;
 		default:
 			usage(argv[0]);
 			return 2;
@@ -335,7 +576,8 @@ int main(int argc, char **argv)
 		c.daemon = getenv("VFE_VIRTIOFSD");
 	if ((!c.daemon && !c.socket) || !c.queues || c.queues + 1 > VFE_MAX_VQS ||
 	    !c.depth || c.depth > 1024 || !c.size || c.size > (1u << 20) ||
-	    c.file_size < c.size) {
+	    c.file_size < c.size || !c.files ||
+	    (c.op == OP_READDIRPLUS && c.size > 65536)) {
 		usage(argv[0]);
 		return 2;
 	}
@@ -386,24 +628,34 @@ int main(int argc, char **argv)
 		ws[q].queue = q + 1;
 		ws[q].rng = 0x9e3779b97f4a7c15ull * (q + 1);
 		ws[q].lat_us = malloc(MAX_SAMPLES * sizeof(uint32_t));
-		r = vfe_fuse_client_init(&ws[q].f, &dev, c.depth, c.size + 4096);
+		/* One slot more than the depth: create's BATCH_FORGET. */
+		r = vfe_fuse_client_init(&ws[q].f, &dev, c.depth + 1, c.size + 4096);
 		ws[q].f.default_queue = q + 1;
 	}
 	if (!r)
 		r = vfe_fuse_init(&ws[0].f);
-	if (!r && c.op != OP_GETATTR)
+	if (!r && (c.op == OP_READ || c.op == OP_WRITE))
 		r = prepare_file(ws, &c);
+	if (!r && (c.op == OP_LOOKUP || c.op == OP_READDIRPLUS ||
+		   c.op == OP_CREATE))
+		r = prepare_dir(ws, &c);
 	if (r) {
 		fprintf(stderr, "setup: %d: %s\n", r, vfe_msg_last_error());
 		vfe_daemon_kill(&d);
 		return 1;
 	}
+	if (!c.pid && !c.socket)
+		c.pid = d.pid;
+	if (c.pid)
+		cpu0 = proc_cpu_ticks(c.pid);
 	t0 = now_us();
 	for (unsigned q = 0; q < c.queues; q++)
 		pthread_create(&ws[q].tid, NULL, run_worker, &ws[q]);
 	for (unsigned q = 0; q < c.queues; q++)
 		pthread_join(ws[q].tid, NULL);
 	t1 = now_us();
+	if (c.pid)
+		cpu1 = proc_cpu_ticks(c.pid);
 	all = malloc((size_t)c.queues * MAX_SAMPLES * sizeof(uint32_t));
 	for (unsigned q = 0; q < c.queues; q++) {
 		ops += ws[q].ops;
@@ -419,7 +671,10 @@ int main(int argc, char **argv)
 	qsort(all, nall, sizeof(*all), cmp_u32);
 	{
 		double secs = (double)(t1 - t0) / 1e6;
-		static const char *names[] = { "getattr", "read", "write" };
+		static const char *names[] = { "getattr", "read", "write",
+					       "lookup", "readdirplus", "create" };
+		double cpu_s = cpu0 >= 0 && cpu1 >= cpu0 ?
+			(double)(cpu1 - cpu0) / (double)sysconf(_SC_CLK_TCK) : -1;
 
 		printf("op=%s size=%u queues=%u depth=%u seconds=%.2f ops=%llu "
 		       "ops_per_s=%.0f MiB_per_s=%.1f lat_p50_us=%u lat_p99_us=%u errors=%llu\n",
@@ -428,12 +683,16 @@ int main(int argc, char **argv)
 		       (double)bytes / secs / (1 << 20),
 		       nall ? all[nall / 2] : 0, nall ? all[nall * 99 / 100] : 0,
 		       (unsigned long long)errors);
+		if (cpu_s >= 0)
+			printf("daemon_cpu_s=%.2f cpu_us_per_op=%.2f\n", cpu_s,
+			       ops ? cpu_s * 1e6 / (double)ops : 0.0);
 	}
 	if (!ops)
 		ret = 1;
 	for (unsigned q = 0; q < c.queues; q++) {
 		vfe_fuse_client_destroy(&ws[q].f);
 		free(ws[q].lat_us);
+		free(ws[q].dfh);
 	}
 	free(ws);
 	free(all);
