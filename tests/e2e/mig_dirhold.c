@@ -12,7 +12,9 @@
  * ".." and nothing else allowed). Prints one "@@VFS:INFO dirhold ..." line;
  * exit 0 on success, 1 on a wrong listing, 2 on a usage or system error.
  */
+#ifndef _GNU_SOURCE
 #define _GNU_SOURCE
+#endif
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>

@@ -213,7 +213,7 @@ report() {
     say "  vm$1 -> vm$2: $MIG_STATUS, QEMU total ${MIG_TOTAL:-?} ms, downtime ${MIG_DOWN:-?} ms"
     say "    d$1: ${saved:-(no save logged)}"
     if [[ -z $loaded ]]; then
-        loaded="(no load) $({ grep -a 'error\]' "$T/d$2.log" || true; } | tail -n1)"
+        loaded="(no load) $({ grep -a 'error\]' "$T/d$2.log" || true; } | head -n1)"
     fi
     say "    d$2: $loaded"
     printf '%s %s %s %s %s\n' "$1" "$2" "$MIG_STATUS" "${MIG_TOTAL:-?}" "${MIG_DOWN:-?}" >> "$T/migrations"
