@@ -126,3 +126,17 @@ machine_md() {
         "$(basename "$BENCH_OURS")" "$(git -C "$VFS_ROOT" rev-parse --short HEAD)"
     printf -- '- shared directory on %s (%s)\n' "$(df --output=fstype "${TMPDIR:-/tmp}" | tail -n1)" "${TMPDIR:-/tmp}"
 }
+
+# bench_tool NAME: build bench/NAME.c against the test front-end library
+# (build-bench's libvfe.a) into $BENCH_OUT/bin/NAME; prints the path.
+bench_tool() {
+    local name=$1 bin=$BENCH_OUT/bin/$1
+    mkdir -p "$BENCH_OUT/bin"
+    ninja -C "$BENCH_BUILD" tests/functional/libvfe.a >/dev/null || die "libvfe build failed"
+    if [[ ! -x $bin || $VFS_ROOT/bench/$name.c -nt $bin || $BENCH_BUILD/tests/functional/libvfe.a -nt $bin ]]; then
+        cc -std=gnu11 -O2 -g -Wall -Wextra -Werror -D_GNU_SOURCE -pthread \
+            -I"$VFS_ROOT/tests/functional/lib" "$VFS_ROOT/bench/$name.c" \
+            "$BENCH_BUILD/tests/functional/libvfe.a" -o "$bin" || die "cc $name.c failed"
+    fi
+    printf '%s\n' "$bin"
+}
