@@ -76,6 +76,15 @@ int vq_map(struct vq *vq, const struct vu_mem *mem)
 		vq->used = NULL;
 		return -EFAULT;
 	}
+	/* The alignments the virtio spec requires of the split ring (2.7):
+	 * every field is then accessed at its natural alignment. */
+	if ((uintptr_t)vq->desc % 16 || (uintptr_t)vq->avail % 2 ||
+	    (uintptr_t)vq->used % 4) {
+		vq->desc = NULL;
+		vq->avail = NULL;
+		vq->used = NULL;
+		return -EINVAL;
+	}
 	return 0;
 }
 

@@ -102,8 +102,9 @@ void vq_destroy(struct vq *vq);
 
 /*
  * Recompute the ring pointers from the recorded user addresses against
- * mem (after SET_VRING_ADDR or a memory table change).  Returns 0, or
- * -EFAULT when a ring is not (entirely) inside guest memory.
+ * mem (after SET_VRING_ADDR or a memory table change).  Returns 0,
+ * -EFAULT when a ring is not (entirely) inside guest memory, or -EINVAL
+ * when one is misaligned (descriptors 16, avail 2, used 4 bytes).
  */
 int vq_map(struct vq *vq, const struct vu_mem *mem);
 

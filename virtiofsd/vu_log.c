@@ -1,12 +1,13 @@
 /*
  * vu_log.c - dirty page logging for live migration.
  *
- * Syscalls: mmap, munmap, close.
+ * Syscalls: mmap, munmap, close, fstat.
  */
 #include <errno.h>
 #include <sys/mman.h>
 
 #include "vu_log.h"
+#include "vu_mem.h"
 #include "vu_proto.h"
 
 int vu_log_set(struct vu_log *log, int fd, uint64_t size, uint64_t offset)
@@ -18,6 +19,8 @@ int vu_log_set(struct vu_log *log, int fd, uint64_t size, uint64_t offset)
 	    offset + size > (uint64_t)SIZE_MAX)
 		return -EINVAL;
 	map_size = offset + size;
+	if (vu_fd_too_small(fd, map_size))
+		return -EINVAL;   /* would fault past the file's end */
 	map = mmap(NULL, map_size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
 	if (map == MAP_FAILED)
 		return -errno;

@@ -18,7 +18,8 @@ struct vu_log {
 
 /*
  * Map a new log from fd (size bytes at offset) into *log, replacing and
- * unmapping the old one.  Returns 0 or a negative errno (old log kept).
+ * unmapping the old one.  Returns 0 or a negative errno (old log kept;
+ * -EINVAL when the log would go past the end of a regular file).
  */
 int vu_log_set(struct vu_log *log, int fd, uint64_t size, uint64_t offset);
 

@@ -1,15 +1,26 @@
 /*
  * vu_mem.c - guest memory table and address translation.
  *
- * Syscalls: mmap, munmap, close.
+ * Syscalls: mmap, munmap, close, fstat.
  */
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/stat.h>
 
 #include "log.h"
 #include "vu_mem.h"
+
+/* True when fd is a regular file (memfd, shm, hugetlbfs) shorter than
+ * len bytes: mapping len bytes of it would fault past its end. */
+bool vu_fd_too_small(int fd, uint64_t len)
+{
+	struct stat st;
+
+	return fstat(fd, &st) == 0 && S_ISREG(st.st_mode) &&
+	       (uint64_t)st.st_size < len;
+}
 
 int vu_mem_init(struct vu_mem *mem, unsigned max)
 {
@@ -68,6 +79,14 @@ int vu_mem_add(struct vu_mem *mem, const struct vu_region *r, int fd)
 			return -EINVAL;
 	}
 	n.map_size = n.mmap_offset + n.size;
+	/* A mapping past the end of a file faults (SIGBUS) when touched:
+	 * refuse it here rather than die on the first request. */
+	if (vu_fd_too_small(fd, n.map_size)) {
+		LOG_ERR("memory region of %llu bytes at offset %llu: past the "
+			"end of its file", (unsigned long long)n.size,
+			(unsigned long long)n.mmap_offset);
+		return -EINVAL;
+	}
 	map = mmap(NULL, n.map_size, PROT_READ | PROT_WRITE,
 		   MAP_SHARED | MAP_NORESERVE, fd, 0);
 	if (map == MAP_FAILED)

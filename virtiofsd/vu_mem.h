@@ -9,6 +9,7 @@
 #ifndef VU_MEM_H
 #define VU_MEM_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -28,6 +29,10 @@ struct vu_mem {
 	unsigned max;
 };
 
+/* True when fd is a regular file shorter than len bytes (mapping len
+ * bytes of it would fault past its end). */
+bool vu_fd_too_small(int fd, uint64_t len);
+
 /* Initialise an empty table that can hold up to max regions.
  * Returns 0 or -ENOMEM. */
 int vu_mem_init(struct vu_mem *mem, unsigned max);
@@ -40,7 +45,8 @@ void vu_mem_clear(struct vu_mem *mem);
 
 /*
  * Map fd as a new region described by r (fd is not consumed).
- * Returns 0, -EINVAL for an empty, wrapping or overlapping region,
+ * Returns 0, -EINVAL for an empty, wrapping or overlapping region or one
+ * past the end of a regular file,
  * -ENOSPC when the table is full, or the mmap error.
  */
 int vu_mem_add(struct vu_mem *mem, const struct vu_region *r, int fd);
