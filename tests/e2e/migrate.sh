@@ -42,6 +42,8 @@ HERE=$(cd "$(dirname "$0")" && pwd)
 VM_MEM=${VFS_MIG_MEM:-256M}
 # shellcheck source=scripts/lib/vm.sh
 . "$VFS_ROOT/scripts/lib/vm.sh"
+# shellcheck source=scripts/lib/migrate.sh
+. "$VFS_ROOT/scripts/lib/migrate.sh"
 
 daemon="" mode=once rounds=10 kver=6.12 queues=2 helper="" limit=150
 while (($#)); do
@@ -124,7 +126,7 @@ left() { local l=$((deadline - SECONDS)); echo $((l > 0 ? l : 1)); }
 # start_side N [DAEMON ARGS...]: daemon dN on $T/dN.sock and QEMU vmN on it.
 # N > 0 waits for an incoming migration (-incoming defer).
 start_side() {
-    local n=$1 i
+    local n=$1
     shift
     vm_start_daemon "d$n" "$daemon" "$T/d$n.sock" "$share" "${common_args[@]}" "$@" ||
         return 1
@@ -133,13 +135,8 @@ start_side() {
     else
         vm_start_qemu "vm$n" "$kver" "$T/initrd" "$T/d$n.sock" "$queues" "$smp" -incoming defer
     fi
-    for ((i = 0; i < 100; i++)); do
-        [[ -S $T/vm$n.mon ]] && break
-        kill -0 "${VM_PID[vm$n]}" 2>/dev/null || break
-        sleep 0.1
-    done
+    mig_wait_monitor "vm$n" 10 || return 1
     vm_hmp "vm$n" "migrate_set_capability return-path on" >/dev/null
-    [[ -S $T/vm$n.mon ]]
 }
 
 # stop_side N: quit QEMU vmN (monitor, then signals) and wait for daemon dN.
@@ -152,27 +149,11 @@ stop_side() {
     vm_wait_exit "d$n" 10 || say "d$n still ran 10 s after its QEMU; stopped"
 }
 
-# mig_field KEY FILE: a value from "info migrate" output in FILE.
-mig_field() {
-    case $1 in
-        status) sed -n 's/^Migration status: *\([a-z-]*\).*/\1/p; s/^Status: *\([a-z-]*\).*/\1/p' "$2" ;;
-        total) sed -n 's/^total time: *\([0-9]*\) ms.*/\1/p; s/^Time (ms): *total=\([0-9]*\).*/\1/p' "$2" ;;
-        down) sed -n 's/^downtime: *\([0-9]*\) ms.*/\1/p; s/^Time (ms):.*down=\([0-9]*\).*/\1/p' "$2" ;;
-    esac | head -n1
-}
-
-# statelog N WHAT: the daemon dN's "migration: WHAT ..." info line.
-statelog() {
-    { grep -ao "migration: $2 .*" "$T/d$1.log" 2>/dev/null || true; } | tail -n1
-}
-
 # migrate FROM TO [during-hook]: migrate vmFROM to the waiting vmTO; run the
 # hook (a function name) right after migrate -d. Sets MIG_STATUS, MIG_TOTAL,
 # MIG_DOWN. Returns 0 when QEMU says completed.
 migrate() {
-    local from=$1 to=$2 hook=${3:-} st="" end out
-    out=$T/info-migrate-$from-$to
-    MIG_STATUS="" MIG_TOTAL="" MIG_DOWN=""
+    local from=$1 to=$2 hook=${3:-}
     vm_hmp "vm$to" "migrate_incoming unix:$T/mig$to.sock" | grep -v '^QEMU .* monitor' \
         > "$T/incoming-$to.out" || true
     if [[ -s $T/incoming-$to.out ]]; then
@@ -180,26 +161,11 @@ migrate() {
     fi
     vm_hmp "vm$from" "migrate -d unix:$T/mig$to.sock" > "$T/migrate-$from-$to.out"
     [[ -n $hook ]] && "$hook" "$from" "$to"
-    end=$((SECONDS + 60))
-    while ((SECONDS < end)); do
-        vm_hmp "vm$from" "info migrate" > "$out"
-        st=$(mig_field status "$out")
-        case $st in completed|failed|cancelled) break ;; esac
-        sleep 0.2
-    done
-    MIG_STATUS=${st:-unknown} MIG_TOTAL=$(mig_field total "$out") MIG_DOWN=$(mig_field down "$out")
-    [[ $MIG_STATUS == completed ]]
-}
-
-# wait_running N SECONDS: until vmN's "info status" says running.
-wait_running() {
-    local n=$1 end=$((SECONDS + $2))
-    while ((SECONDS < end)); do
-        vm_hmp "vm$n" "info status" | grep -q 'VM status: running' && return 0
-        kill -0 "${VM_PID[vm$n]:-0}" 2>/dev/null || return 1
-        sleep 0.2
-    done
-    return 1
+    local ok=0
+    mig_poll "vm$from" 60 || ok=$?
+    cp "$T/vm$from.info-migrate" "$T/info-migrate-$from-$to"
+    MIG_STATUS=${MIG_STATUS:-unknown}
+    return "$ok"
 }
 
 # counter_lines: lines in the guest's counter file, as the host sees them.
@@ -208,8 +174,8 @@ counter_lines() { wc -l < "$M/counter" 2>/dev/null || echo 0; }
 # report FROM TO: one line about the migration just done.
 report() {
     local saved loaded
-    saved=$(statelog "$1" saved)
-    loaded=$(statelog "$2" loaded)
+    saved=$(mig_state_line "$T/d$1.log" saved)
+    loaded=$(mig_state_line "$T/d$2.log" loaded)
     say "  vm$1 -> vm$2: $MIG_STATUS, QEMU total ${MIG_TOTAL:-?} ms, downtime ${MIG_DOWN:-?} ms"
     say "    d$1: ${saved:-(no save logged)}"
     if [[ -z $loaded ]]; then
@@ -243,7 +209,7 @@ expect_failed() {
         fail "migration vm$from -> vm$to: status '$MIG_STATUS', want failed"
     fi
     say "  $(grep -a -m1 '^Migration status' "$T/info-migrate-$from-$to")"
-    wait_running "$from" 10 || fail "source vm$from not running after the failed migration"
+    mig_wait_running "vm$from" 10 || fail "source vm$from not running after the failed migration"
     c1=$(counter_lines)
     sleep 1.5
     c2=$(counter_lines)
@@ -293,7 +259,7 @@ if ((${#fails[@]} == 0)); then
                 fail "migration $n was meant to fail but completed"
                 break
             fi
-            wait_running "$nxt" 10 || { fail "vm$nxt not running after the migration"; break; }
+            mig_wait_running "vm$nxt" 10 || { fail "vm$nxt not running after the migration"; break; }
             stop_side "$cur"
             cur=$nxt
         else
