@@ -7,6 +7,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <grp.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -33,9 +34,10 @@
 #define VIRTIOFSD_VERSION "0.1.0"
 #endif
 
-/* Create, bind and listen on path (mode 0600, stale socket replaced).
+/* Create, bind and listen on path (mode 0600, stale socket replaced);
+ * with a group (gid != -1) mode 0660 and owned by that group.
  * Returns the listening fd or a negative errno. */
-static int listen_on(const char *path)
+static int listen_on(const char *path, gid_t gid)
 {
 	struct sockaddr_un sa = { .sun_family = AF_UNIX };
 	struct stat st;
@@ -57,9 +59,18 @@ static int listen_on(const char *path)
 	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	if (fd < 0)
 		return -errno;
-	old = umask(0077);
+	/* Only write permission matters for connect(). */
+	old = umask(gid == (gid_t)-1 ? 0177 : 0117);
 	ret = bind(fd, (struct sockaddr *)&sa, sizeof(sa));
 	umask(old);
+	if (ret == 0 && gid != (gid_t)-1 && chown(path, (uid_t)-1, gid) < 0) {
+		ret = -errno;
+		LOG_ERR("cannot give %s to group %u: %s", path, (unsigned)gid,
+			strerror(-ret));
+		unlink(path);
+		close(fd);
+		return ret;
+	}
 	if (ret < 0 || listen(fd, 1) < 0) {
 		ret = -errno;
 		LOG_ERR("cannot listen on %s: %s", path, strerror(-ret));
@@ -79,8 +90,12 @@ static int lock_pid_file(const char *socket_path)
 
 	snprintf(path, sizeof(path), "%s.pid", socket_path);
 	fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
-	if (fd < 0)
-		return -errno;
+	if (fd < 0) {
+		int err = errno;
+
+		LOG_ERR("cannot create %s: %s", path, strerror(err));
+		return -err;
+	}
 	if (flock(fd, LOCK_EX | LOCK_NB) < 0) {
 		int err = errno;
 
@@ -199,6 +214,66 @@ static int set_rlimit(const struct vfs_options *o)
 	return 0;
 }
 
+/* --socket-group: a group name, or a number.  Returns the gid, or
+ * (gid_t)-1 with the error logged. */
+static gid_t resolve_group(const char *name)
+{
+	struct group *g = getgrnam(name);
+	char *end;
+	unsigned long v;
+
+	if (g)
+		return g->gr_gid;
+	errno = 0;
+	v = strtoul(name, &end, 10);
+	if (!errno && *name && !*end && v < (gid_t)-1)
+		return (gid_t)v;
+	LOG_ERR("--socket-group: no group named '%s'", name);
+	return (gid_t)-1;
+}
+
+static const char *on_off(bool b)
+{
+	return b ? "on" : "off";
+}
+
+/* One line with what this daemon is about to do. */
+static void log_start(const struct vfs_options *o)
+{
+	static const char *const sandbox[] = { "namespace", "chroot", "none" };
+	static const char *const seccomp[] = { "kill", "log", "trap", "none" };
+	static const char *const cache[] = { "auto", "always", "never",
+					     "metadata" };
+	static const char *const ifh[] = { "never", "prefer", "mandatory" };
+	char where[4200];
+
+	if (o->socket_path)
+		snprintf(where, sizeof(where), "socket %s", o->socket_path);
+	else
+		snprintf(where, sizeof(where), "fd %d", o->fd);
+	LOG_INFO("virtiofsd-c %s starting (pid %d): shared dir %s, %s, sandbox "
+		 "%s, seccomp %s, cache %s, thread pool %u, xattr %s%s, "
+		 "posix-acl %s, security-label %s, readonly %s, writeback %s, "
+		 "readdirplus %s, announce-submounts %s, killpriv-v2 %s, "
+		 "allow-direct-io %s, allow-mmap %s, inode-file-handles %s",
+		 VIRTIOFSD_VERSION, (int)getpid(), o->pt.shared_dir, where,
+		 sandbox[o->sandbox], seccomp[o->seccomp], cache[o->pt.cache],
+		 o->thread_pool_size, on_off(o->pt.xattr),
+		 o->xattrmap ? " (mapped)" : "", on_off(o->pt.posix_acl),
+		 on_off(o->pt.security_label), on_off(o->pt.readonly),
+		 on_off(o->pt.writeback), on_off(o->pt.readdirplus),
+		 on_off(o->pt.announce_submounts), on_off(o->pt.killpriv_v2),
+		 on_off(o->pt.allow_direct_io), on_off(o->pt.allow_mmap),
+		 ifh[o->pt.inode_file_handles]);
+	if (o->pt.inode_file_handles == PT_FH_PREFER)
+		LOG_INFO("--inode-file-handles=prefer: this build references "
+			 "inodes by O_PATH fds only (the fallback prefer allows)");
+	if (o->tag)
+		LOG_INFO("--tag %s: accepted, not advertised (no "
+			 "VHOST_USER_PROTOCOL_F_CONFIG; the front-end's tag= is "
+			 "what the guest sees)", o->tag);
+}
+
 int main(int argc, char **argv)
 {
 	struct vfs_options o;
@@ -206,6 +281,7 @@ int main(int argc, char **argv)
 	struct pt_fs *fs;
 	struct vu_dev *dev;
 	struct mig_ctx mig;
+	gid_t group = (gid_t)-1;
 	int listen_fd, conn, pid_fd = -1, err = 0, ret;
 
 	if (vfs_parse_options(argc, argv, &o))
@@ -221,20 +297,27 @@ int main(int argc, char **argv)
 		return 0;
 	}
 	if (o.version) {
+		/* "NAME VERSION", the format of the Rust one (clap). */
 		printf("virtiofsd-c %s\n", VIRTIOFSD_VERSION);
 		return 0;
 	}
 	vlog_init(o.log_level, o.syslog);
+	log_start(&o);
 	signal(SIGPIPE, SIG_IGN);
 	if (set_rlimit(&o))
 		return 1;
 	/* The socket is created outside the sandbox (its path is not in the
 	 * shared dir); see docs/security.md for the order of the steps. */
+	if (o.socket_group) {
+		group = resolve_group(o.socket_group);
+		if (group == (gid_t)-1)
+			return 1;
+	}
 	if (o.socket_path) {
 		pid_fd = lock_pid_file(o.socket_path);
 		if (pid_fd < 0)
 			return 1;
-		listen_fd = listen_on(o.socket_path);
+		listen_fd = listen_on(o.socket_path, group);
 		if (listen_fd < 0)
 			return 1;
 	} else {

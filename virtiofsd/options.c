@@ -197,8 +197,11 @@ static int parse_compat(struct vfs_options *o, char *list)
 			ret = set_cache(o, "-o cache", val);
 		else if (val && strcmp(tok, "sandbox") == 0)
 			ret = set_sandbox(o, "-o sandbox", val);
-		else if (val && strcmp(tok, "log_level") == 0)
-			ret = set_log_level(o, "-o log_level", val);
+		else if (val && (strcmp(tok, "log_level") == 0 ||
+				 strcmp(tok, "loglevel") == 0))
+			ret = set_log_level(o, strcmp(tok, "loglevel") ?
+					    "-o log_level" : "-o loglevel",
+					    strcmp(val, "err") ? val : "error");
 		else if (val && strcmp(tok, "xattrmap") == 0)
 			ret = set_xattrmap(o, "-o xattrmap", val);
 		else if (val && strcmp(tok, "modcaps") == 0)
@@ -248,28 +251,68 @@ static int parse_compat(struct vfs_options *o, char *list)
 	return 0;
 }
 
+/* The name of the option in token ("--name=value" -> "--name"), for
+ * error messages, in buf. */
+static const char *opt_name(const char *token, char *buf, size_t len)
+{
+	snprintf(buf, len, "%.*s", (int)strcspn(token, "="), token);
+	return buf;
+}
+
+/* getopt_long() also takes unique prefixes ("--shared" for
+ * "--shared-dir"); clap does not, so neither do we.  token: the argument
+ * that getopt just matched to long_opts[li].  Returns 0 or -EINVAL. */
+static int exact_name(const char *token, int li)
+{
+	char buf[64];
+
+	if (li < 0 || strncmp(token, "--", 2) != 0 ||
+	    strcspn(token + 2, "=") == strlen(long_opts[li].name))
+		return 0;
+	fprintf(stderr, "virtiofsd: unknown option '%s'\n",
+		opt_name(token, buf, sizeof(buf)));
+	return -EINVAL;
+}
+
 int vfs_parse_options(int argc, char **argv, struct vfs_options *o)
 {
 	static const char *const ifh[] = { "never", "prefer", "mandatory" };
 	unsigned long v;
-	int c, ret = 0;
+	int c, li, ret = 0;
 
 	memset(o, 0, sizeof(*o));
 	o->fd = -1;
 	o->log_level = VLOG_INFO;
 	o->pt.readdirplus = true;
 	o->pt.announce_submounts = true;
+	/* libvirt probes with --print-capabilities alone, but answer it
+	 * whatever else is on the line, even invalid options. */
+	for (int i = 1; i < argc && strcmp(argv[i], "--") != 0; i++) {
+		if (strcmp(argv[i], "--print-capabilities") == 0) {
+			o->print_capabilities = true;
+			return 0;
+		}
+	}
 	optind = 1;
 	opterr = 0;
-	while (!ret && (c = getopt_long(argc, argv, ":hVdfo:", long_opts,
-					NULL)) != -1) {
-		const char *name = optind > 0 && optind <= argc ?
-				   argv[optind - 1] : "?";
+	/* '+': no permutation, so argv[prev] is the token getopt matched;
+	 * positional arguments are an error anyway. */
+	for (int prev = optind; !ret && (li = -1, c = getopt_long(
+		     argc, argv, "+:hVdfo:", long_opts, &li)) != -1;
+	     prev = optind) {
+		const char *token = prev < argc ? argv[prev] : "?";
+		char nbuf[64];
+		const char *name = opt_name(token, nbuf, sizeof(nbuf));
 
+		ret = exact_name(token, li);
+		if (ret)
+			break;
 		switch (c) {
 		case OPT_SHARED_DIR: o->pt.shared_dir = optarg; break;
 		case OPT_TAG:
-			if (strlen(optarg) > 36)
+			/* Not advertised (no VHOST_USER_PROTOCOL_F_CONFIG):
+			 * see docs/cli.md. */
+			if (!optarg[0] || strlen(optarg) > 36)
 				ret = bad_value("--tag", optarg);
 			o->tag = optarg;
 			break;
@@ -309,10 +352,16 @@ int vfs_parse_options(int argc, char **argv, struct vfs_options *o)
 
 			if (i < 0 && strcmp(optarg, "fallback") == 0)
 				i = PT_FH_PREFER;
+			/* prefer: file handles where possible, O_PATH fds
+			 * elsewhere; this build has fds only, which prefer
+			 * allows (main.c says so in the log). */
 			if (i < 0)
 				ret = bad_value("--inode-file-handles", optarg);
-			else if (i != PT_FH_NEVER)
-				ret = unsupported("--inode-file-handles");
+			else if (i == PT_FH_MANDATORY)
+				ret = unsupported("--inode-file-handles=mandatory");
+			else
+				o->pt.inode_file_handles =
+					(enum pt_inode_file_handles)i;
 			break;
 		}
 		case OPT_CACHE: ret = set_cache(o, "--cache", optarg); break;
@@ -394,7 +443,14 @@ int vfs_parse_options(int argc, char **argv, struct vfs_options *o)
 			ret = -EINVAL;
 			break;
 		default:
-			fprintf(stderr, "virtiofsd: unknown option '%s'\n", name);
+			/* glibc: optopt is the option's val when a value was
+			 * given to a long option that takes none. */
+			if (optopt >= OPT_SHARED_DIR && strchr(token, '='))
+				fprintf(stderr, "virtiofsd: option '%s' takes no "
+					"value\n", name);
+			else
+				fprintf(stderr, "virtiofsd: unknown option '%s'\n",
+					name);
 			ret = -EINVAL;
 			break;
 		}
@@ -408,11 +464,16 @@ int vfs_parse_options(int argc, char **argv, struct vfs_options *o)
 		return -EINVAL;
 	}
 	if (!o->pt.shared_dir) {
-		fprintf(stderr, "virtiofsd: --shared-dir is required\n");
+		fprintf(stderr, "virtiofsd: missing '--shared-dir' (or '-o source=')\n");
 		return -EINVAL;
 	}
-	if (!o->socket_path == (o->fd < 0)) {
-		fprintf(stderr, "virtiofsd: exactly one of --socket-path and --fd is required\n");
+	if (o->fd >= 0 && (o->socket_path || o->socket_group)) {
+		fprintf(stderr, "virtiofsd: '--fd' cannot be used with '%s'\n",
+			o->socket_path ? "--socket-path" : "--socket-group");
+		return -EINVAL;
+	}
+	if (!o->socket_path && o->fd < 0) {
+		fprintf(stderr, "virtiofsd: missing '--socket-path' (or '--fd')\n");
 		return -EINVAL;
 	}
 	if (o->pt.cache == PT_CACHE_NEVER)
@@ -452,8 +513,10 @@ void vfs_print_help(const char *prog)
 	       "  --shared-dir DIR          directory to share with the guest\n"
 	       "  --socket-path PATH        create and listen on a UNIX socket\n"
 	       "  --socket PATH             deprecated alias of --socket-path\n"
-	       "  --socket-group GROUP      group owning the socket\n"
+	       "  --socket-group GROUP      group owning the socket (mode 0660)\n"
 	       "  --fd N                    use the already-listening socket N\n"
+	       "  --tag TAG                 file system tag (<= 36 bytes; accepted,\n"
+	       "                            not advertised: no CONFIG feature)\n"
 	       "  --thread-pool-size N      worker threads (0: inline in queue threads)\n"
 	       "  --cache auto|always|never|metadata  guest caching (default auto)\n"
 	       "  --writeback               enable the guest's writeback cache\n"
@@ -476,6 +539,13 @@ void vfs_print_help(const char *prog)
 	       "  --no-announce-submounts   do not flag mount points\n"
 	       "  --killpriv-v2 | --no-killpriv-v2  server-side suid/sgid clearing\n"
 	       "  --preserve-noatime        keep O_NOATIME\n"
+	       "  --inode-file-handles=never|prefer|mandatory  inode references\n"
+	       "                            (this build: O_PATH fds; mandatory fails)\n"
+	       "  --migration-mode find-paths|file-handles  how the source\n"
+	       "                            describes inodes (default find-paths)\n"
+	       "  --migration-on-error abort|guest-error  destination policy\n"
+	       "  --migration-verify-handles  check file handles on the destination\n"
+	       "  --migration-confirm-paths   re-check paths at switch-over\n"
 	       "  --rlimit-nofile N         set RLIMIT_NOFILE (0: unchanged)\n"
 	       "  --sandbox namespace|chroot|none  isolation mode\n"
 	       "  --seccomp kill|log|trap|none     syscall filter action\n"
@@ -490,6 +560,7 @@ void vfs_print_help(const char *prog)
 	       "                            stdin) and exit: 0 valid, 1 invalid\n"
 	       "  -o OPT[,OPT...]           legacy options (source=, cache=, ...)\n"
 	       "  -d                        same as --log-level debug\n"
+	       "  -f                        ignored (never daemonises)\n"
 	       "  -h, --help                this help\n"
 	       "  -V, --version             version\n", prog);
 }

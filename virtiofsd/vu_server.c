@@ -7,6 +7,7 @@
  */
 #include <errno.h>
 #include <stdlib.h>
+#include <stdio.h>
 #include <string.h>
 #include <unistd.h>
 #include <sys/socket.h>
@@ -157,6 +158,59 @@ static void remap_rings(struct vu_dev *dev)
 	}
 }
 
+/* Append the names of the bits of f to buf (table: bit -> name). */
+static void bit_names(char *buf, size_t len, uint64_t f,
+		      const char *const *names, unsigned n)
+{
+	size_t at = 0;
+
+	buf[0] = '\0';
+	for (unsigned b = 0; b < 64 && at < len; b++) {
+		if (!(f & (1ULL << b)))
+			continue;
+		if (b < n && names[b])
+			at += (size_t)snprintf(buf + at, len - at, "%s%s",
+					       at ? " " : "", names[b]);
+		else
+			at += (size_t)snprintf(buf + at, len - at, "%sbit%u",
+					       at ? " " : "", b);
+	}
+}
+
+/* The negotiation summary, at info level once per process (QEMU sends
+ * SET_FEATURES again at every start and for LOG_ALL). */
+static void log_negotiated(const struct vu_dev *dev)
+{
+	static const char *const fnames[] = {
+		[VU_F_LOG_ALL] = "LOG_ALL",
+		[VU_F_RING_INDIRECT_DESC] = "RING_INDIRECT_DESC",
+		[VU_F_RING_EVENT_IDX] = "RING_EVENT_IDX",
+		[VU_F_PROTOCOL_FEATURES] = "PROTOCOL_FEATURES",
+		[VU_F_VERSION_1] = "VERSION_1",
+	};
+	static const char *const pnames[] = {
+		[VU_PF_MQ] = "MQ", [VU_PF_LOG_SHMFD] = "LOG_SHMFD",
+		[VU_PF_REPLY_ACK] = "REPLY_ACK",
+		[VU_PF_RESET_DEVICE] = "RESET_DEVICE",
+		[VU_PF_CONFIGURE_MEM_SLOTS] = "CONFIGURE_MEM_SLOTS",
+		[VU_PF_DEVICE_STATE] = "DEVICE_STATE",
+	};
+	static bool logged;
+	char f[256], p[256];
+
+	bit_names(f, sizeof(f), dev->features & ~BIT(VU_F_LOG_ALL), fnames,
+		  sizeof(fnames) / sizeof(fnames[0]));
+	bit_names(p, sizeof(p), dev->protocol_features, pnames,
+		  sizeof(pnames) / sizeof(pnames[0]));
+	if (!logged)
+		LOG_INFO("vhost-user: features acked: %s; protocol features: %s",
+			 f, p[0] ? p : "none");
+	else
+		LOG_DBG("vhost-user: features acked: %s; protocol features: %s",
+			f, p[0] ? p : "none");
+	logged = true;
+}
+
 static int h_get_features(struct vu_dev *dev, struct vu_msg *m)
 {
 	return reply_u64(m, vu_dev_offered_features());
@@ -191,7 +245,7 @@ static int h_set_features(struct vu_dev *dev, struct vu_msg *m)
 		if (!(f & BIT(VU_F_PROTOCOL_FEATURES)))
 			atomic_store(&vq->enabled, true);
 	}
-	LOG_DBG("features acked: 0x%llx", (unsigned long long)f);
+	log_negotiated(dev);
 	return H_ACK;
 }
 
