@@ -57,6 +57,10 @@ struct pt_config {
 	bool announce_submounts;     /* default true */
 	bool readonly;
 	bool preserve_noatime;
+	/* Host-side locks (-o no_posix_lock / no_flock turn them off); they
+	 * also need pool workers that may block, pt_fs_set_lock_waits(). */
+	bool no_posix_lock;
+	bool no_flock;
 	enum pt_inode_file_handles inode_file_handles;
 	/* --xattrmap (pt_xattrmap.h) and --translate-uid/gid (pt_idmap.h):
 	 * NULL when not given; owned by the caller, which keeps them alive
@@ -96,6 +100,23 @@ struct pt_stats {
 
 /* Fill *st with the current counts. */
 void pt_fs_stats(struct pt_fs *fs, struct pt_stats *st);
+
+/*
+ * Host-side locks (pt_lock.c).  How many F_SETLKW / blocking flock
+ * requests may wait at once on the host: they run on pool workers only,
+ * and at least one worker must stay free for the request that unlocks
+ * (so the pool size minus one).  0 (the default, no pool): locks are
+ * not negotiated and stay guest-local.  Call before the guest's INIT.
+ */
+void pt_fs_set_lock_waits(struct pt_fs *fs, unsigned max);
+
+/*
+ * Interrupt every blocked lock wait: each is answered ENOLCK (the device
+ * must quiesce: ring stop, memory table change).  Any thread; returns how
+ * many waits were still registered (call again until 0, a wait may
+ * register just after).
+ */
+unsigned pt_fs_cancel_lock_waits(struct pt_fs *fs);
 
 /* ---- live migration (pt_mig.c); see docs/migration.md ---- */
 

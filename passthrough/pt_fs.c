@@ -71,7 +71,6 @@ struct pt_fs *pt_fs_new(const struct pt_config *cfg, int *err)
 	if (fs->cfg.cache == PT_CACHE_NEVER)
 		fs->cfg.readdirplus = false;
 	fs->timeout = cache_timeout(fs->cfg.cache);
-	fs->host_locks = false;
 	if (fs->cfg.xattrmap || fs->cfg.posix_acl || fs->cfg.security_label)
 		fs->cfg.xattr = true;
 	r = pt_xattr_setup(fs);
@@ -87,9 +86,12 @@ struct pt_fs *pt_fs_new(const struct pt_config *cfg, int *err)
 	umask(0);
 
 	pthread_mutex_init(&fs->mig_lock, NULL);
-	r = pt_invalid_init(fs);
+	r = pt_locks_init(fs);
 	if (r)
 		goto fail_free;
+	r = pt_invalid_init(fs);
+	if (r)
+		goto fail_locks;
 	r = pt_itab_init(fs);
 	if (r)
 		goto fail_inval;
@@ -129,6 +131,8 @@ fail_itab:
 	pt_itab_destroy(fs);
 fail_inval:
 	pt_invalid_destroy(fs);
+fail_locks:
+	pt_locks_destroy(fs);
 fail_free:
 	free(fs->xattr_cap_name);
 	free(fs->shared_dir);
@@ -144,6 +148,7 @@ void pt_fs_free(struct pt_fs *fs)
 		return;
 	pt_track_free(fs);
 	pt_mig_free(fs);
+	pt_locks_destroy(fs);
 	pt_htable_destroy(fs);
 	pt_itab_destroy(fs);
 	pt_invalid_destroy(fs);
@@ -180,8 +185,14 @@ static void pt_init_ext(void *userdata, struct fv_init *init)
 		want |= FUSE_HANDLE_KILLPRIV_V2;
 	if (fs->cfg.allow_mmap)
 		want |= FUSE_DIRECT_IO_ALLOW_MMAP;
-	if (fs->host_locks)
-		want |= FUSE_POSIX_LOCKS | FUSE_FLOCK_LOCKS;
+	/* Host locks need workers that may block in F_SETLKW (else they
+	 * stay guest-local, as with the Rust daemon). */
+	if (atomic_load(&fs->locks.max_waits) > 0) {
+		if (!fs->cfg.no_posix_lock)
+			want |= FUSE_POSIX_LOCKS;
+		if (!fs->cfg.no_flock)
+			want |= FUSE_FLOCK_LOCKS;
+	}
 	/* --posix-acl and --security-label are promises to the user: a
 	 * guest that cannot keep them does not mount (as the Rust daemon). */
 	if (fs->cfg.posix_acl) {
@@ -208,6 +219,8 @@ static void pt_init_ext(void *userdata, struct fv_init *init)
 	atomic_store(&fs->supp_group, !!(init->want & FUSE_CREATE_SUPP_GROUP));
 	atomic_store(&fs->killpriv_v2,
 		     !!(init->want & FUSE_HANDLE_KILLPRIV_V2));
+	atomic_store(&fs->locks.posix, !!(init->want & FUSE_POSIX_LOCKS));
+	atomic_store(&fs->locks.flock, !!(init->want & FUSE_FLOCK_LOCKS));
 	LOG_DBG("passthrough: INIT offered %#llx want %#llx",
 		(unsigned long long)init->offered,
 		(unsigned long long)init->want);
@@ -219,12 +232,15 @@ static void pt_reset(void *userdata)
 	struct pt_fs *fs = userdata;
 	struct pt_stats st;
 
+	pt_locks_clear(fs);
 	pt_handle_release_all(fs);
 	pt_inode_forget_all(fs);
 	pt_invalid_clear(fs);
 	atomic_store(&fs->writeback, false);
 	atomic_store(&fs->supp_group, false);
 	atomic_store(&fs->killpriv_v2, false);
+	atomic_store(&fs->locks.posix, false);
+	atomic_store(&fs->locks.flock, false);
 	pt_fs_stats(fs, &st);
 	LOG_DBG("passthrough: reset, %llu inodes and %llu handles left",
 		(unsigned long long)st.inodes,

@@ -28,6 +28,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -76,6 +77,38 @@ struct pt_inode {
 	bool is_root;
 };
 
+/* One guest lock owner's open file description of an inode (pt_lock.c):
+ * its POSIX locks are OFD locks on fd. */
+struct pt_lock_owner {
+	struct pt_hlink link;       /* first: hash = (nodeid, owner) */
+	struct pt_inode *in;        /* holds one inode reference */
+	uint64_t owner;             /* FUSE lock_owner */
+	int fd;                     /* opened for locking only */
+	_Atomic int32_t pid;        /* guest pid of its last lock (GETLK) */
+	_Atomic uint64_t refcount;  /* 1 for the table + 1 per op */
+	struct pt_lock_owner *next_free;
+};
+
+/* A thread blocked in F_OFD_SETLKW (pt_lock.c). */
+struct pt_lock_wait {
+	struct pt_lock_wait *next;
+	pthread_t thread;
+	_Atomic bool cancelled;
+};
+
+/* Signal that interrupts a blocked lock wait (handler does nothing). */
+#define PT_LOCK_SIG SIGUSR2
+
+struct pt_locks {
+	pthread_mutex_t lock;       /* leaf; guards tab and waits */
+	struct pt_htab tab;         /* struct pt_lock_owner */
+	struct pt_lock_wait *waits;
+	unsigned n_waits;
+	_Atomic unsigned max_waits; /* 0: no blocking waits, no host locks */
+	_Atomic bool posix;         /* negotiated FUSE_POSIX_LOCKS */
+	_Atomic bool flock;         /* negotiated FUSE_FLOCK_LOCKS */
+};
+
 struct pt_handle {
 	struct pt_hlink link;       /* hash = fh */
 	uint64_t fh;
@@ -115,9 +148,9 @@ struct pt_fs {
 	_Atomic bool writeback;
 	_Atomic bool supp_group;
 	_Atomic bool killpriv_v2;
-	/* Host-side locks: ops exist, but FUSE_POSIX_LOCKS / FLOCK_LOCKS are
-	 * not negotiated yet (guest-local locks migrate with guest RAM). */
-	bool host_locks;
+	/* Host-side locks (pt_lock.c): the (inode, lock owner) table and
+	 * the blocked waits. */
+	struct pt_locks locks;
 	/* Migration save state between pt_mig_prepare() and the end of the
 	 * migration (pt_mig.c); owned by the message/transfer thread. */
 	struct pt_mig_src *mig;
@@ -331,6 +364,33 @@ int pt_invalid_foreach_handle(struct pt_fs *fs,
 			      int (*cb)(const struct pt_mig_handle *h,
 					void *arg),
 			      void *arg);
+
+/* ---- pt_lock.c ---- */
+
+/* Set up the owner table and the wake-up signal.  0 or negative errno. */
+int pt_locks_init(struct pt_fs *fs);
+/* Drop every lock description (reset). */
+void pt_locks_clear(struct pt_fs *fs);
+/* Free the table (fs going away). */
+void pt_locks_destroy(struct pt_fs *fs);
+/* The description of (in, owner) with a reference, created when create
+ * is set; NULL with *err set otherwise. */
+struct pt_lock_owner *pt_lock_owner_get(struct pt_fs *fs, struct pt_inode *in,
+					uint64_t owner, bool create, int *err);
+/* Drop a reference from pt_lock_owner_get(). */
+void pt_lock_owner_put(struct pt_fs *fs, struct pt_lock_owner *o);
+/* FLUSH: unlock every POSIX lock of owner on in (unlock on close). */
+void pt_lock_owner_flush(struct pt_fs *fs, struct pt_inode *in,
+			 uint64_t owner);
+/* Call cb for every description of nodeid whose owner is not skip, with
+ * the table lock held (cb must not re-enter); stops at non-zero. */
+int pt_lock_owner_foreach(struct pt_fs *fs, uint64_t nodeid, uint64_t skip,
+			  int (*cb)(struct pt_lock_owner *o, void *arg),
+			  void *arg);
+/* Register / unregister the calling thread as blocked in a lock wait.
+ * begin: 0 or -ENOLCK (limit of concurrent waits reached). */
+int pt_lock_wait_begin(struct pt_fs *fs, struct pt_lock_wait *w);
+void pt_lock_wait_end(struct pt_fs *fs, struct pt_lock_wait *w);
 
 /* ---- pt_cred.c ---- */
 

@@ -9,12 +9,13 @@
  * syscall and the reply, so a racing RELEASE cannot close the fd early.
  *
  * Syscalls: openat, close, pwritev, dup, fsync, fdatasync, fallocate,
- * lseek, copy_file_range, syncfs, unlinkat (+ preadv in the session for
- * READ).
+ * lseek, copy_file_range, syncfs, unlinkat, flock (+ preadv in the
+ * session for READ).
  */
 #include <fcntl.h>
 #include <limits.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/uio.h>
 #include <unistd.h>
 #include <linux/fuse.h>
@@ -364,6 +365,10 @@ void pt_op_flush(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 
 	if (!h)
 		return;
+	/* The guest closed a descriptor: its POSIX locks on the file go
+	 * (not only when negotiated now: a migrated session may hold
+	 * locks the INIT of this process did not see). */
+	pt_lock_owner_flush(fs, h->inode, fi->lock_owner);
 	fd = dup(h->fd);
 	r = fd < 0 ? -errno : (close(fd) < 0 ? -errno : 0);
 	pt_handle_put(fs, h);
@@ -374,7 +379,15 @@ void pt_op_flush(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 void pt_op_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
 	struct pt_fs *fs = pt_req_fs(req);
+	struct pt_handle *h;
 
+	/* FLOCK_UNLOCK: drop the flock now, not when the last op using
+	 * the handle lets go of its fd. */
+	if (fi->flock_release && (h = pt_handle_get_any(fs, fi->fh, ino))) {
+		if (flock(h->fd, LOCK_UN) < 0)
+			LOG_DBG("passthrough: release: flock unlock: %m");
+		pt_handle_put(fs, h);
+	}
 	pt_reply_err(req, pt_handle_release(fs, fi->fh, ino));
 }
 

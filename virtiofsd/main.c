@@ -158,6 +158,24 @@ static void state_resumed(void *opaque)
 	pt_mig_abort(ctx->fs);
 }
 
+/* Blocked lock waits are interrupted whenever the device must quiesce. */
+static void kick_lock_waits(void *arg)
+{
+	pt_fs_cancel_lock_waits(arg);
+}
+
+/* Host-side locks block on pool workers, leaving one free for unlocks
+ * (none without a pool of at least 2: locks stay guest-local). */
+static void wire_lock_waits(struct vu_dev *dev, struct pt_fs *fs,
+			    unsigned pool, bool want_locks)
+{
+	vu_gate_set_kick(&dev->mem_gate, kick_lock_waits, fs);
+	pt_fs_set_lock_waits(fs, pool >= 2 ? pool - 1 : 0);
+	if (pool < 2 && want_locks)
+		LOG_INFO("host-side locks need --thread-pool-size >= 2; "
+			 "locks stay guest-local");
+}
+
 static const struct vu_state_ops state_ops = {
 	.log_start = state_log_start,
 	.log_stop = state_log_stop,
@@ -367,6 +385,9 @@ int main(int argc, char **argv)
 	ret = vu_dev_init(dev, conn, se);
 	if (!ret)
 		ret = vq_pool_start(dev, o.thread_pool_size);
+	if (!ret)
+		wire_lock_waits(dev, fs, o.thread_pool_size,
+				!o.pt.no_posix_lock || !o.pt.no_flock);
 	if (ret) {
 		LOG_ERR("device init: %s", strerror(-ret));
 		return 1;

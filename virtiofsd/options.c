@@ -236,11 +236,14 @@ static int parse_compat(struct vfs_options *o, char *list)
 			o->pt.security_label = true;
 		else if (!val && strcmp(tok, "no_security_label") == 0)
 			o->pt.security_label = false;
-		else if (!val && (strcmp(tok, "no_posix_lock") == 0 ||
-				  strcmp(tok, "no_flock") == 0 ||
-				  strcmp(tok, "posix_lock") == 0 ||
-				  strcmp(tok, "flock") == 0))
-			; /* locks are always served host-side */
+		else if (!val && strcmp(tok, "posix_lock") == 0)
+			o->pt.no_posix_lock = false;
+		else if (!val && strcmp(tok, "no_posix_lock") == 0)
+			o->pt.no_posix_lock = true;
+		else if (!val && strcmp(tok, "flock") == 0)
+			o->pt.no_flock = false;
+		else if (!val && strcmp(tok, "no_flock") == 0)
+			o->pt.no_flock = true;
 		else {
 			fprintf(stderr, "virtiofsd: unknown -o option '%s'\n", tok);
 			ret = -EINVAL;

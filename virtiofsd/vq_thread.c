@@ -7,6 +7,8 @@
  * queue thread, which pushes the request in hand before it looks at its
  * stop flag again, then waits until every request handed to the pool has
  * been pushed.  When it returns, the ring writes no more guest memory.
+ * Requests blocked on the host (lock waits) are kicked while it waits
+ * (vu_gate_wait_kicking()), so the drain takes a bounded time.
  *
  * Syscalls: poll, read, write (+ the thread runtime of seccomp/sc_filter.c).
  */
@@ -205,6 +207,11 @@ int vq_thread_start(struct vq *vq)
 	return 0;
 }
 
+static bool ring_drained(void *arg)
+{
+	return ((struct vq *)arg)->inflight == 0;
+}
+
 void vq_thread_stop(struct vq *vq)
 {
 	static const uint64_t one = 1;
@@ -216,8 +223,8 @@ void vq_thread_stop(struct vq *vq)
 		LOG_WARN("queue %u: wake: %m", vq->index);
 	pthread_join(vq->thread, NULL);
 	pthread_mutex_lock(&vq->push_lock);
-	while (vq->inflight)
-		pthread_cond_wait(&vq->drained, &vq->push_lock);
+	vu_gate_wait_kicking(&vq->dev->mem_gate, &vq->drained, &vq->push_lock,
+			     ring_drained, vq);
 	pthread_mutex_unlock(&vq->push_lock);
 	vq->started = false;
 }
