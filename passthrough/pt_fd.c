@@ -99,6 +99,58 @@ int pt_check_name(const char *name, bool dots_ok)
 	return 0;
 }
 
+/*
+ * ".." of a directory the host moved out of the shared dir would lead
+ * outside (the namespace sandbox's root stops it, --sandbox=none and
+ * chroot do not: a chroot is escaped by ".." from a directory outside
+ * it).  RESOLVE_BENEATH cannot help (it refuses any ".." above the
+ * starting fd), so the result is checked instead: walking up from it by
+ * "..", the shared dir's root must come before the file system's root.
+ * The walk costs one openat+statx per level, only on ".." lookups (rare:
+ * the guest kernel resolves ".." from its own dentries).  Returns 0, or
+ * -ENOENT when the directory is outside (the guest sees its parent
+ * vanish, as for a directory removed under it).
+ */
+#define PT_MAX_DEPTH 4096
+
+static int pt_check_beneath(struct pt_fs *fs, int fd, const struct stat *st)
+{
+	struct stat cur = *st, up;
+	int dfd = -1, r = -ENOENT;
+
+	for (int i = 0; i < PT_MAX_DEPTH; i++) {
+		int nfd;
+
+		if ((uint64_t)cur.st_dev == fs->root->key.dev &&
+		    (uint64_t)cur.st_ino == fs->root->key.ino) {
+			r = 0;
+			break;
+		}
+		nfd = openat(dfd >= 0 ? dfd : fd, "..",
+			     O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+		if (nfd < 0) {
+			r = -errno;
+			break;
+		}
+		if (pt_stat_fd(nfd, &up, NULL) < 0 ||
+		    (up.st_dev == cur.st_dev && up.st_ino == cur.st_ino)) {
+			/* The top of the host's tree: not beneath. */
+			close(nfd);
+			break;
+		}
+		if (dfd >= 0)
+			close(dfd);
+		dfd = nfd;
+		cur = up;
+	}
+	if (dfd >= 0)
+		close(dfd);
+	if (r == -ENOENT)
+		LOG_WARN("passthrough: \"..\" of a directory outside the "
+			 "shared dir refused");
+	return r;
+}
+
 /* Look name up in parent and fill *e; see pt_internal.h. */
 int pt_do_lookup(struct pt_fs *fs, struct pt_inode *parent, const char *name,
 		 struct fuse_entry_param *e, struct pt_inode **inp)
@@ -129,6 +181,8 @@ int pt_do_lookup(struct pt_fs *fs, struct pt_inode *parent, const char *name,
 		if (fd < 0)
 			return -errno;
 		r = pt_stat_fd(fd, &st, &mnt_id);
+		if (!r && name[0] == '.' && name[1] == '.')
+			r = pt_check_beneath(fs, fd, &st);
 		if (r) {
 			close(fd);
 			return r;
