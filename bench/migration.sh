@@ -60,7 +60,7 @@ raw=$BENCH_OUT/migration.tsv
 
 # extra KIND: the kind's extra daemon arguments, one a line.
 extra() {
-    [[ $1 == rust ]] && printf '%s\n' "${rust_extra[@]}"
+    if [[ $1 == rust && ${#rust_extra[@]} -gt 0 ]]; then printf '%s\n' "${rust_extra[@]}"; fi
     return 0
 }
 
