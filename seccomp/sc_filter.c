@@ -38,6 +38,24 @@ static const int syslog_syscalls[] = {
 	SCMP_SYS(socket), SCMP_SYS(connect), SCMP_SYS(sendto),
 };
 
+#ifdef SC_SANITIZER_RUNTIME
+/*
+ * Sanitizer builds only (seccomp/meson.build defines SC_SANITIZER_RUNTIME
+ * when b_sanitize is set; a normal build's list never has these): what
+ * the ASan/UBSan runtime calls while it writes a report from inside the
+ * sandbox, to name the modules of a stack (/proc/self/maps, the
+ * executable's name).  In the sandbox /proc is gone, so the calls just
+ * fail and the report goes on with module+offset frames; without them the
+ * report would end in a SIGSYS kill before its first line.  LeakSanitizer
+ * cannot run in the sandbox at all (it needs /proc/self/task and ptrace):
+ * sanitizer test runs check leaks with --sandbox=none --seccomp=none.
+ */
+static const int sanitizer_runtime_syscalls[] = {
+	SCMP_SYS(open), SCMP_SYS(openat), SCMP_SYS(readlink),
+	SCMP_SYS(readlinkat),
+};
+#endif
+
 /* Write the decimal value v into buf (async-signal-safe); returns the
  * end of the digits. */
 static char *put_uint(char *buf, unsigned long v)
@@ -127,6 +145,12 @@ int sc_install(enum sc_action action, bool with_syslog)
 	for (unsigned i = 0; !ret && with_syslog &&
 	     i < sizeof(syslog_syscalls) / sizeof(syslog_syscalls[0]); i++)
 		ret = add_rule(f, syslog_syscalls[i], "a syslog syscall");
+#ifdef SC_SANITIZER_RUNTIME
+	for (unsigned i = 0; !ret && i < sizeof(sanitizer_runtime_syscalls) /
+					 sizeof(sanitizer_runtime_syscalls[0]); i++)
+		ret = add_rule(f, sanitizer_runtime_syscalls[i],
+			       "a sanitizer runtime syscall");
+#endif
 	if (!ret) {
 		ret = seccomp_attr_set(f, SCMP_FLTATR_CTL_TSYNC, 1);
 		if (ret)

@@ -47,11 +47,48 @@ static int listen_socket(const char *path)
 	return fd;
 }
 
+/* In the child before exec: append $VFE_DAEMON_ASAN_OPTIONS to
+ * $ASAN_OPTIONS (later flags win), so that a sanitizer run can set the
+ * daemon's options apart from the test program's (leak checking). */
+static void daemon_asan_options(void)
+{
+	const char *add = getenv("VFE_DAEMON_ASAN_OPTIONS");
+	const char *cur = getenv("ASAN_OPTIONS");
+	char buf[1024];
+
+	if (!add)
+		return;
+	snprintf(buf, sizeof(buf), "%s%s%s", cur ? cur : "", cur ? ":" : "",
+		 add);
+	setenv("ASAN_OPTIONS", buf, 1);
+}
+
+/*
+ * Append the blank-separated words of $VFE_DAEMON_ARGS (at most
+ * VFE_MAX_ARGS, copied into buf) to argv[argc...]: options a whole test
+ * run gives every daemon (the sanitizer runs).  Returns the new argc.
+ */
+static unsigned add_env_args(const char **argv, unsigned argc, char *buf,
+			     size_t cap)
+{
+	const char *env = getenv("VFE_DAEMON_ARGS");
+	char *save = NULL;
+	unsigned n = 0;
+
+	if (!env || snprintf(buf, cap, "%s", env) >= (int)cap)
+		return argc;
+	for (char *w = strtok_r(buf, " \t", &save); w && n < VFE_MAX_ARGS;
+	     w = strtok_r(NULL, " \t", &save), n++)
+		argv[argc++] = w;
+	return argc;
+}
+
 int vfe_daemon_start(struct vfe_daemon *d, const char *dir,
 		     const struct vfe_daemon_opts *o)
 {
 	char a_sock[160], a_shared[PATH_MAX + 16], a_pool[48], a_fd[32];
-	const char *argv[VFE_MAX_ARGS + 8];
+	char env_args[512];
+	const char *argv[2 * VFE_MAX_ARGS + 8];
 	unsigned argc = 0;
 	int64_t deadline;
 	int lfd = -1, logfd;
@@ -98,6 +135,7 @@ int vfe_daemon_start(struct vfe_daemon *d, const char *dir,
 			 o->thread_pool_size);
 		argv[argc++] = a_pool;
 	}
+	argc = add_env_args(argv, argc, env_args, sizeof(env_args));
 	for (unsigned i = 0; i < VFE_MAX_ARGS && o->extra[i]; i++)
 		argv[argc++] = o->extra[i];
 	argv[argc] = NULL;
@@ -129,6 +167,7 @@ int vfe_daemon_start(struct vfe_daemon *d, const char *dir,
 		dup2(logfd, 1);
 		dup2(logfd, 2);
 		signal(SIGPIPE, SIG_DFL);
+		daemon_asan_options();
 		execv(o->exe, (char *const *)argv);
 		dprintf(2, "vfe: exec %s: %s\n", o->exe, strerror(errno));
 		_exit(127);

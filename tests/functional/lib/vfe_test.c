@@ -21,6 +21,7 @@
 static char test_dir[PATH_MAX];
 static const char *daemon_exe;
 static struct vfe_env *cur_env;
+static pid_t cur_pid;   /* the daemon of the last env brought up */
 
 const char *vfe_test_dir(void)
 {
@@ -135,6 +136,7 @@ int vfe_env_spawn(struct vfe_env *e, const struct vfe_env_opts *o)
 	dopts.exe = daemon_exe;
 	cur_env = e;
 	r = vfe_daemon_start(&e->d, test_dir, &dopts);
+	cur_pid = e->d.pid;
 	CHECKF(r == 0, "starting the daemon: %s: %s", vfe_errname(r),
 	       vfe_msg_last_error());
 	sock = vfe_daemon_connect(&e->d, 5000);
@@ -210,6 +212,59 @@ static int rm_one(const char *path, const struct stat *st, int flag,
 	return 0;
 }
 
+/* Markers of a sanitizer report (ASan, LSan, UBSan) in a daemon log. */
+static const char *const san_markers[] = {
+	"ERROR: AddressSanitizer", "ERROR: LeakSanitizer",
+	"Sanitizer has encountered a fatal error", "runtime error:",
+};
+static int san_reports;
+
+/* nftw callback: print the sanitizer report lines of a *.log file. */
+static int scan_one(const char *path, const struct stat *st, int flag,
+		    struct FTW *ftw)
+{
+	size_t len = strlen(path);
+	char line[1024];
+	int shown = 0;
+	FILE *f;
+
+	(void)st;
+	(void)ftw;
+	if (flag != FTW_F || len < 4 || strcmp(path + len - 4, ".log"))
+		return 0;
+	f = fopen(path, "re");
+	if (!f)
+		return 0;
+	while (fgets(line, sizeof(line), f)) {
+		bool hit = false;
+
+		for (size_t i = 0; i < sizeof(san_markers) / sizeof(*san_markers); i++)
+			hit |= strstr(line, san_markers[i]) != NULL;
+		if (hit && shown == 0) {
+			vfe_note("sanitizer report in %s:", path);
+			san_reports++;
+			shown = 1;
+		}
+		/* The report and its stack, bounded. */
+		if (shown && shown++ < 60)
+			vfe_note("  %s", strtok(line, "\n") ? line : "");
+	}
+	fclose(f);
+	return 0;
+}
+
+/*
+ * Look for sanitizer reports in every *.log file under dir (the daemons'
+ * logs): a report fails the case even when the daemon's exit status was
+ * not checked.  Returns the number of logs with a report.
+ */
+static int scan_sanitizer_reports(const char *dir)
+{
+	san_reports = 0;
+	nftw(dir, scan_one, 16, FTW_PHYS);
+	return san_reports;
+}
+
 /* Run one case in a child; returns 0 pass, 1 fail, 2 skip. */
 static int run_case(const struct vfe_test *t)
 {
@@ -235,8 +290,14 @@ static int run_case(const struct vfe_test *t)
 		signal(SIGALRM, on_alarm);
 		alarm(timeout);
 		t->fn();
-		if (cur_env && vfe_daemon_alive(&cur_env->d))
-			vfe_daemon_kill(&cur_env->d);
+		/* cur_env may point into the case's finished stack frame (a
+		 * case that ends without vfe_env_down): use only the pid kept
+		 * aside, and only while it is still our unreaped child. */
+		cur_env = NULL;
+		if (cur_pid > 0 && waitpid(cur_pid, NULL, WNOHANG) == 0) {
+			kill(cur_pid, SIGKILL);
+			waitpid(cur_pid, NULL, 0);
+		}
 		fflush(NULL);
 		exit(0);
 	}
@@ -256,6 +317,11 @@ static int run_case(const struct vfe_test *t)
 		struct timespec ts = { 0, 10 * 1000 * 1000 };
 
 		nanosleep(&ts, NULL);
+	}
+	if (scan_sanitizer_reports(test_dir) && WIFEXITED(st) &&
+	    (WEXITSTATUS(st) == 0 || WEXITSTATUS(st) == EXIT_SKIP)) {
+		vfe_note("case %s: failed by the sanitizer report above", t->name);
+		st = 1 << 8;
 	}
 	if (getenv("VFE_KEEP") && !(WIFEXITED(st) && WEXITSTATUS(st) == 0))
 		vfe_note("kept %s", test_dir);
