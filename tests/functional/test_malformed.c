@@ -6,7 +6,10 @@
  * Virtqueue level: descriptor loops, over-long chains, addresses outside
  * every region, nested indirect tables, zero-length and misordered
  * descriptors, out-of-range heads.  FUSE level: truncated headers, length
- * mismatches, reply buffers too small.
+ * mismatches, reply buffers too small.  Memory table: overlapping and
+ * huge regions, the ring's region removed under a running ring and added
+ * back, a dirty log smaller than guest memory, regions changing while
+ * dirty logging is on.
  *
  * In every case the daemon must survive and then serve a valid request;
  * where it chooses to drop the connection instead (protocol garbage), it
@@ -15,10 +18,12 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -1048,6 +1053,211 @@ static void t_read_larger_than_buffer(void)
 	vfe_env_down(&e);
 }
 
+/* ---------- memory table ---------- */
+
+/* ADD_MEM_REG of r with fd; returns the ack (0 = accepted). */
+static uint64_t add_region(struct vfe_env *e, const struct vu_region *r, int fd)
+{
+	struct vu_mem_reg m = { .region = *r };
+	uint64_t ack = 0;
+
+	CHECK_OK(vfe_msg_request(e->dev.sock, VU_ADD_MEM_REG, true, &m,
+				 sizeof(m), &fd, 1, &ack, 5000));
+	return ack;
+}
+
+static void t_mem_overlap_huge(void)
+{
+	struct vfe_env e;
+	struct vu_region r;
+	uint64_t ack;
+	int fd;
+
+	up(&e, NULL);
+	r = vfe_mem_region_desc(&e.dev.mem, 0);
+	/* Guest-physical overlap (one page in), then front-end address
+	 * overlap only: both refused. */
+	r.guest_phys_addr += 4096;
+	r.userspace_addr += 1ull << 40;
+	ack = add_region(&e, &r, e.dev.mem.r[0].fd);
+	CHECKF(ack != 0, "a region overlapping guest memory was accepted");
+	r = vfe_mem_region_desc(&e.dev.mem, 0);
+	r.guest_phys_addr += 1ull << 40;
+	ack = add_region(&e, &r, e.dev.mem.r[0].fd);
+	CHECKF(ack != 0, "a region overlapping in user addresses was accepted");
+	check_serving(&e);
+
+	/* 128 TiB backed by a (sparse) file that long: mmap fails. */
+	fd = memfd_create("vfe-huge", MFD_CLOEXEC);
+	CHECK(fd >= 0);
+	CHECK_EQ(ftruncate(fd, (off_t)(1ull << 47)), 0);
+	r = (struct vu_region){ .guest_phys_addr = 1ull << 50,
+				.memory_size = 1ull << 47,
+				.userspace_addr = 1ull << 52 };
+	ack = add_region(&e, &r, fd);
+	CHECKF(ack != 0, "a 128 TiB region was accepted");
+	/* Size up to the top of the address space (no wrap), 2^63 bytes. */
+	r.memory_size = 1ull << 63;
+	r.guest_phys_addr = 1ull << 62;
+	r.userspace_addr = 0;
+	ack = add_region(&e, &r, fd);
+	CHECKF(ack != 0, "a 2^63-byte region was accepted");
+	close(fd);
+	CHECKF(vfe_daemon_alive(&e.d), "daemon died on a huge region");
+	vfe_note("overlapping and huge regions refused, daemon serving");
+	check_serving(&e);
+	vfe_env_down(&e);
+}
+
+/*
+ * REM_MEM_REG of the region holding the running rings: requests are not
+ * processed (nothing is reachable) and nothing crashes; ADD_MEM_REG of the
+ * same region maps the rings again and the next kick resumes service,
+ * including the request queued while the region was gone.
+ */
+static void t_mem_rem_ring_region(void)
+{
+	struct vfe_env e;
+	struct vfe_env_opts o = { .dev = { .nregions = 2 } };
+	struct fuse_getattr_in gin = { 0 };
+	struct fuse_attr_out a;
+	struct vfe_fuse_call c = {
+		.opcode = FUSE_GETATTR, .nodeid = ROOT,
+		.in = { { &gin, sizeof(gin) } }, .nin = 1,
+		.out = &a, .out_cap = sizeof(a), .queue = 1,
+	};
+	struct vfe_fuse_req *r, *done = NULL;
+	int err = 0;
+
+	up(&e, &o);
+	check_serving(&e);
+	CHECK_OK(vfe_dev_rem_mem_reg(&e.dev, 0));
+	r = vfe_fuse_submit(&e.f, &c, &err);
+	CHECKF(r, "submit: %s", vfe_errname(err));
+	CHECK_ERR(vfe_fuse_poll(&e.f, 1, 300, &done), -VFE_ETRANSPORT);
+	CHECKF(vfe_daemon_alive(&e.d), "daemon died with its ring unmapped");
+	CHECK_OK(vfe_dev_add_mem_reg(&e.dev, 0));
+	vfe_fuse_kick(&e.f, 1);
+	e.dev.vq[1].force_kick = true;
+	vfe_vring_kick(&e.dev.vq[1]);
+	e.dev.vq[1].force_kick = false;
+	CHECK_OK(vfe_fuse_wait(&e.f, r, 5000));
+	CHECK_OK(vfe_fuse_result(&e.f, r, &c));
+	vfe_fuse_put(&e.f, r);
+	vfe_note("ring region removed: no processing; added back: the queued "
+		 "request was served after the next kick");
+	check_serving(&e);
+	vfe_env_down(&e);
+}
+
+/* A READ of 64 KiB of "data" (created by the caller) through the client. */
+static void read_data(struct vfe_env *e, uint64_t node, uint64_t fh)
+{
+	static char buf[64 * 1024];
+	size_t got = 0;
+
+	CHECK_OK(vfe_fuse_read(&e->f, node, fh, 0, buf, sizeof(buf), &got));
+	CHECK_EQ(got, sizeof(buf));
+}
+
+static void open_data(struct vfe_env *e, uint64_t *node, uint64_t *fh)
+{
+	struct fuse_entry_out ent;
+	struct fuse_open_out oo;
+	int fd = open(vfe_shared_path(e, "data"), O_CREAT | O_WRONLY | O_CLOEXEC,
+		      0644);
+
+	CHECK(fd >= 0);
+	CHECK_EQ(ftruncate(fd, 1 << 20), 0);
+	close(fd);
+	CHECK_OK(vfe_fuse_lookup(&e->f, ROOT, "data", &ent));
+	CHECK_OK(vfe_fuse_open(&e->f, ent.nodeid, O_RDONLY, &oo));
+	*node = ent.nodeid;
+	*fh = oo.fh;
+}
+
+/*
+ * A dirty log of 64 bytes (512 pages, 2 MiB) for 64 MiB of guest memory:
+ * the daemon marks the low pages it writes and never writes a byte past
+ * the bitmap, whatever guest address it writes.
+ */
+static void t_log_smaller_than_memory(void)
+{
+	struct vfe_env e;
+	uint64_t node, fh, dirty = 0;
+	uint8_t *view;
+
+	up(&e, NULL);
+	open_data(&e, &node, &fh);
+	CHECK_OK(vfe_log_create(&e.dev.log, 512 * 4096, 0));
+	CHECK_EQ(e.dev.log.size, 64);
+	/* The file is a page long, the log announced is 64 bytes of it. */
+	CHECK_EQ(ftruncate(e.dev.log.fd, 4096), 0);
+	view = mmap(NULL, 4096, PROT_READ, MAP_SHARED, e.dev.log.fd, 0);
+	CHECK(view != MAP_FAILED);
+	CHECK_OK(vfe_dev_log_start(&e.dev));
+	for (int i = 0; i < 20; i++)
+		read_data(&e, node, fh);
+	for (int i = 0; i < 64; i++)
+		dirty += __builtin_popcount(view[i]);
+	for (int i = 64; i < 4096; i++)
+		CHECKF(view[i] == 0, "byte %d past the 64-byte log written (0x%x)",
+		       i, view[i]);
+	vfe_note("64-byte log: %llu low pages marked, nothing past the bitmap "
+		 "(used ring of queue 1 at GPA 0x%llx)", (unsigned long long)dirty,
+		 (unsigned long long)e.dev.vq[1].used_gpa);
+	CHECKF(dirty > 0, "the rings' pages were not marked");
+	munmap(view, 4096);
+	CHECK_OK(vfe_dev_log_stop(&e.dev));
+	check_serving(&e);
+	vfe_env_down(&e);
+}
+
+struct reader {
+	struct vfe_env *e;
+	uint64_t node, fh;
+	int n;
+};
+
+static void *reader_main(void *arg)
+{
+	struct reader *rd = arg;
+
+	for (int i = 0; i < rd->n; i++)
+		read_data(rd->e, rd->node, rd->fh);
+	return NULL;
+}
+
+/*
+ * Dirty logging on while a second region is removed and added back over
+ * and over, and READs run on the request queue: no crash, no lost mark.
+ */
+static void t_log_while_regions_change(void)
+{
+	struct vfe_env e;
+	struct vfe_env_opts o = { .dev = { .nregions = 2 } };
+	struct reader rd = { .e = &e, .n = 300 };
+	pthread_t t;
+
+	up(&e, &o);
+	open_data(&e, &rd.node, &rd.fh);
+	CHECK_OK(vfe_dev_log_start(&e.dev));
+	CHECK_EQ(pthread_create(&t, NULL, reader_main, &rd), 0);
+	for (int i = 0; i < 100; i++) {
+		CHECK_OK(vfe_dev_rem_mem_reg(&e.dev, 1));
+		CHECK_OK(vfe_dev_add_mem_reg(&e.dev, 1));
+	}
+	pthread_join(t, NULL);
+	vfe_log_clear(&e.dev.log);
+	read_data(&e, rd.node, rd.fh);
+	CHECKF(vfe_log_count_all(&e.dev.log) >= 16,
+	       "a 64 KiB READ marked only %llu pages",
+	       (unsigned long long)vfe_log_count_all(&e.dev.log));
+	CHECK_OK(vfe_dev_log_stop(&e.dev));
+	check_serving(&e);
+	vfe_env_down(&e);
+}
+
 static const struct vfe_test tests[] = {
 	{ "unknown_request", t_unknown_request, 0 },
 	{ "oversized_size", t_oversized_size, 0 },
@@ -1065,6 +1275,10 @@ static const struct vfe_test tests[] = {
 	{ "fuse_truncated_header", t_fuse_truncated_header, 0 },
 	{ "fuse_len_mismatch", t_fuse_len_mismatch, 0 },
 	{ "read_larger_than_buffer", t_read_larger_than_buffer, 0 },
+	{ "mem_overlap_huge", t_mem_overlap_huge, 0 },
+	{ "mem_rem_ring_region", t_mem_rem_ring_region, 0 },
+	{ "log_smaller_than_memory", t_log_smaller_than_memory, 0 },
+	{ "log_while_regions_change", t_log_while_regions_change, 0 },
 };
 
 int main(int argc, char **argv)
