@@ -1,7 +1,7 @@
 /*
  * vq.c - split virtqueue processing (device side).
  *
- * Syscalls: eventfd2, write, close.
+ * Syscalls: write, close.
  */
 #include <errno.h>
 #include <stddef.h>
@@ -9,7 +9,6 @@
 #include <string.h>
 #include <unistd.h>
 #include <endian.h>
-#include <sys/eventfd.h>
 
 #include "log.h"
 #include "vq.h"
@@ -25,9 +24,7 @@ int vq_init(struct vq *vq, struct vu_dev *dev, unsigned index,
 	vq->log = log;
 	vq->log_on = log_on;
 	vq->kick_fd = vq->call_fd = vq->err_fd = -1;
-	vq->ctl_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-	if (vq->ctl_fd < 0)
-		return -errno;
+	vq->ctl_fd = -1;   /* created when the ring first starts */
 	pthread_mutex_init(&vq->call_lock, NULL);
 	pthread_mutex_init(&vq->push_lock, NULL);
 	pthread_cond_init(&vq->drained, NULL);

@@ -10,7 +10,8 @@
  * Requests blocked on the host (lock waits) are kicked while it waits
  * (vu_gate_wait_kicking()), so the drain takes a bounded time.
  *
- * Syscalls: poll, read, write (+ the thread runtime of seccomp/sc_filter.c).
+ * Syscalls: poll, read, write, eventfd2 (+ the thread runtime of
+ * seccomp/sc_filter.c).
  */
 #include <errno.h>
 #include <poll.h>
@@ -18,6 +19,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <sys/eventfd.h>
 
 #include "fuse_virtio.h"
 #include "log.h"
@@ -197,6 +199,12 @@ int vq_thread_start(struct vq *vq)
 		vq->worker = fuse_worker_new(vq->dev->se);
 		if (!vq->worker)
 			return -ENOMEM;
+	}
+	/* Only rings that are used cost an fd. */
+	if (vq->ctl_fd < 0) {
+		vq->ctl_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+		if (vq->ctl_fd < 0)
+			return -errno;
 	}
 	drain_eventfd(vq->ctl_fd);
 	atomic_store(&vq->stop, false);
