@@ -83,6 +83,13 @@ struct pt_fs;
  */
 struct pt_fs *pt_fs_new(const struct pt_config *cfg, int *err);
 
+/*
+ * Finish start-up once the sandbox and the capabilities are final (before
+ * the seccomp filter): with --inode-file-handles, check that file handles
+ * work.  0, or a negative errno (logged) when the daemon must not start.
+ */
+int pt_fs_start(struct pt_fs *fs);
+
 /* Close every fd and free the fs. */
 void pt_fs_free(struct pt_fs *fs);
 

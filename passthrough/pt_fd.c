@@ -2,7 +2,9 @@
  * pt_fd.c - reaching host files: stat, lookup of a name, reopening an
  * inode for I/O, open-flag and cache policy.
  *
- * Inodes are held by O_PATH|O_NOFOLLOW fds.  Opening one for I/O goes
+ * Inodes are held by O_PATH|O_NOFOLLOW fds or by file handles
+ * (pt_fhandle.c); either way an op borrows an O_PATH fd of the inode with
+ * pt_inode_fd_get() and gives it back.  Opening one for I/O goes
  * through fs->proc_self_fd (an fd of /proc/self/fd kept from start, so the
  * daemon keeps working when /proc is no longer visible): the magic link
  * reopens exactly the inode, whatever its current name, and never follows
@@ -23,12 +25,6 @@
 void pt_fdname(int fd, char *buf, size_t len)
 {
 	snprintf(buf, len, "%d", fd);
-}
-
-/* The O_PATH fd of an inode. */
-int pt_inode_fd(const struct pt_inode *in)
-{
-	return in->fd;
 }
 
 /* statx of fd into st, mount id into *mnt_id (may be NULL). 0 or errno. */
@@ -63,16 +59,23 @@ int pt_stat_fd(int fd, struct stat *st, uint64_t *mnt_id)
 }
 
 /* statx of an inode. 0 or negative errno. */
-int pt_inode_stat(struct pt_inode *in, struct stat *st, uint64_t *mnt_id)
+int pt_inode_stat(struct pt_fs *fs, struct pt_inode *in, struct stat *st,
+		  uint64_t *mnt_id)
 {
-	return pt_stat_fd(pt_inode_fd(in), st, mnt_id);
+	int fd = pt_inode_fd_get(fs, in), r;
+
+	if (fd < 0)
+		return fd;
+	r = pt_stat_fd(fd, st, mnt_id);
+	pt_inode_fd_put(fs, in, fd);
+	return r;
 }
 
 /* Open inode in for I/O with host flags; fd or negative errno. */
 int pt_inode_open(struct pt_fs *fs, struct pt_inode *in, int flags)
 {
 	char name[24];
-	int fd;
+	int fd, pfd;
 
 	if (S_ISLNK(in->ftype))
 		return -ELOOP;
@@ -80,10 +83,19 @@ int pt_inode_open(struct pt_fs *fs, struct pt_inode *in, int flags)
 		/* FIFOs, devices and sockets are opened by the guest
 		 * kernel itself; never open them on the host. */
 		return -EOPNOTSUPP;
-	pt_fdname(pt_inode_fd(in), name, sizeof(name));
+	pfd = pt_inode_fd_get(fs, in);
+	if (pfd < 0)
+		return pfd;
+	pt_fdname(pfd, name, sizeof(name));
 	fd = openat(fs->proc_self_fd, name,
 		    (flags & ~(O_NOFOLLOW | O_CREAT | O_EXCL)) | O_CLOEXEC);
-	return fd < 0 ? -errno : fd;
+	if (fd < 0 && (errno == EMFILE || errno == ENFILE) && pt_fh_shrink(fs))
+		fd = openat(fs->proc_self_fd, name,
+			    (flags & ~(O_NOFOLLOW | O_CREAT | O_EXCL)) |
+			    O_CLOEXEC);
+	fd = fd < 0 ? -errno : fd;
+	pt_inode_fd_put(fs, in, pfd);
+	return fd;
 }
 
 /* Validate one path component from the guest. */
@@ -174,12 +186,20 @@ int pt_do_lookup(struct pt_fs *fs, struct pt_inode *parent, const char *name,
 		/* "." is the parent; the root's ".." stays the root. */
 		in = !strcmp(name, ".") ? parent : fs->root;
 		pt_inode_ref(in);
-		r = pt_inode_stat(in, &st, NULL);
+		r = pt_inode_stat(fs, in, &st, NULL);
 	} else {
-		fd = openat(pt_inode_fd(parent), name,
-			    O_PATH | O_NOFOLLOW | O_CLOEXEC);
-		if (fd < 0)
-			return -errno;
+		int pfd = pt_inode_fd_get(fs, parent);
+
+		if (pfd < 0)
+			return pfd;
+		fd = openat(pfd, name, O_PATH | O_NOFOLLOW | O_CLOEXEC);
+		if (fd < 0 && (errno == EMFILE || errno == ENFILE) &&
+		    pt_fh_shrink(fs))
+			fd = openat(pfd, name, O_PATH | O_NOFOLLOW | O_CLOEXEC);
+		r = fd < 0 ? -errno : 0;
+		pt_inode_fd_put(fs, parent, pfd);
+		if (r)
+			return r;
 		r = pt_stat_fd(fd, &st, &mnt_id);
 		if (!r && name[0] == '.' && name[1] == '.')
 			r = pt_check_beneath(fs, fd, &st);

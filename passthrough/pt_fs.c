@@ -98,6 +98,7 @@ struct pt_fs *pt_fs_new(const struct pt_config *cfg, int *err)
 	r = pt_htable_init(fs);
 	if (r)
 		goto fail_itab;
+	pt_fh_init(fs);
 	fs->proc_self_fd = open("/proc/self/fd", O_PATH | O_DIRECTORY | O_CLOEXEC);
 	if (fs->proc_self_fd < 0) {
 		r = -errno;
@@ -125,6 +126,7 @@ struct pt_fs *pt_fs_new(const struct pt_config *cfg, int *err)
 
 fail_proc:
 	close(fs->proc_self_fd);
+	pt_fh_destroy(fs);
 fail_htab:
 	pt_htable_destroy(fs);
 fail_itab:
@@ -151,6 +153,7 @@ void pt_fs_free(struct pt_fs *fs)
 	pt_locks_destroy(fs);
 	pt_htable_destroy(fs);
 	pt_itab_destroy(fs);
+	pt_fh_destroy(fs);
 	pt_invalid_destroy(fs);
 	pthread_mutex_destroy(&fs->mig_lock);
 	if (fs->proc_self_fd >= 0)
@@ -158,6 +161,12 @@ void pt_fs_free(struct pt_fs *fs)
 	free(fs->xattr_cap_name);
 	free(fs->shared_dir);
 	free(fs);
+}
+
+/* Finish start-up once sandbox and capabilities are final. */
+int pt_fs_start(struct pt_fs *fs)
+{
+	return pt_fh_setup(fs);
 }
 
 /* Fill *st with the live object counts of fs. */

@@ -14,6 +14,12 @@
  *   syscall and no allocation is done under a shard lock except the
  *   bucket-array growth of pt_htab_insert.
  *
+ * Holding: with handles on (pt_fhandle.c) a new inode gets the file
+ * handle of the fd its lookup opened (made before it is inserted, outside
+ * the locks) and that fd goes to the fd cache; under
+ * --inode-file-handles=prefer a file without a handle keeps its fd, under
+ * mandatory its lookup fails.
+ *
  * Node ids: from fs->next_nodeid (atomic counter, starts at 2; 1 is the
  * root, FUSE_ROOT_ID).  Never reused, never pointers: migration walks the
  * table (pt_inode_foreach) and re-creates it elsewhere with the same ids
@@ -34,6 +40,7 @@
  */
 #include <stddef.h>
 #include <stdlib.h>
+#include <string.h>
 #include <unistd.h>
 #include "pt_internal.h"
 #include "log.h"
@@ -118,9 +125,11 @@ int pt_itab_init(struct pt_fs *fs)
 	return 0;
 }
 
-static void inode_free(struct pt_inode *in)
+static void inode_free(struct pt_fs *fs, struct pt_inode *in)
 {
-	if (in->fd >= 0)
+	if (in->fh_len)
+		pt_fh_inode_gone(fs, in);
+	else if (in->fd >= 0)
 		close(in->fd);
 	free(in);
 }
@@ -137,7 +146,7 @@ void pt_itab_destroy(struct pt_fs *fs)
 			while (l) {
 				struct pt_hlink *next = l->next;
 
-				inode_free(IN_OF_ID(l));
+				inode_free(fs, IN_OF_ID(l));
 				l = next;
 			}
 			t->b[b] = NULL;
@@ -148,14 +157,23 @@ void pt_itab_destroy(struct pt_fs *fs)
 	fs->root = NULL;
 }
 
+/* A new inode held by fd, or by the handle fhb when non-NULL (then fd
+ * is left to the caller and in->fd is -1). */
 static struct pt_inode *inode_alloc(int fd, const struct stat *st,
-				    uint64_t mnt_id)
+				    uint64_t mnt_id,
+				    const struct pt_fh_buf *fhb)
 {
-	struct pt_inode *in = calloc(1, sizeof(*in));
+	struct pt_inode *in = calloc(1, sizeof(*in) + (fhb ? fhb->len : 0));
 
 	if (!in)
 		return NULL;
-	in->fd = fd;
+	in->fd = fhb ? -1 : fd;
+	if (fhb) {
+		in->mnt = fhb->mnt;
+		in->fh_type = fhb->type;
+		in->fh_len = fhb->len;
+		memcpy(in->fh, fhb->bytes, fhb->len);
+	}
 	in->key.dev = st->st_dev;
 	in->key.ino = st->st_ino;
 	in->key.mnt_id = mnt_id;
@@ -217,7 +235,7 @@ int pt_inode_make_root(struct pt_fs *fs, int fd)
 		close(fd);
 		return -ENOTDIR;
 	}
-	in = inode_alloc(fd, &st, mnt_id);
+	in = inode_alloc(fd, &st, mnt_id, NULL);
 	if (!in) {
 		close(fd);
 		return -ENOMEM;
@@ -290,7 +308,29 @@ void pt_inode_put(struct pt_fs *fs, struct pt_inode *in)
 	atomic_fetch_sub(&fs->n_inodes, 1);
 	LOG_TRACE("passthrough: inode %llu freed",
 		  (unsigned long long)in->nodeid);
-	inode_free(in);
+	inode_free(fs, in);
+}
+
+/*
+ * With handles on: make the handle of fd into *b.  Returns 1 (hold by
+ * handle), 0 (hold by fd: handles off, or prefer and this file has none)
+ * or a negative errno (mandatory and no handle).
+ */
+static int hold_by_handle(struct pt_fs *fs, int fd, uint64_t mnt_id,
+			  struct pt_fh_buf *b)
+{
+	int r;
+
+	if (!pt_fh_on(fs))
+		return 0;
+	r = pt_fh_make(fs, fd, mnt_id, b);
+	if (!r)
+		return 1;
+	if (fs->cfg.inode_file_handles == PT_FH_MANDATORY)
+		return r;
+	LOG_DBG("passthrough: no file handle (%s): held by an fd",
+		strerror(-r));
+	return 0;
 }
 
 /* Find or create the inode for fd (taken over) with identity st/mnt_id. */
@@ -302,16 +342,24 @@ int pt_inode_find_or_insert(struct pt_fs *fs, int fd, const struct stat *st,
 	struct pt_shard *s = shard(fs->ino_key, h);
 	struct pt_inode *in, *other;
 
+	struct pt_fh_buf fhb;
+	int r;
+
 	pthread_rwlock_rdlock(&s->lock);
 	in = key_find_locked(s, &k, h);
 	pthread_rwlock_unlock(&s->lock);
 	if (in) {
-		close(fd);
+		pt_fh_cache_offer(fs, in, fd);
 		*out = in;
 		return 0;
 	}
 
-	in = inode_alloc(fd, st, mnt_id);
+	r = hold_by_handle(fs, fd, mnt_id, &fhb);
+	if (r < 0) {
+		close(fd);
+		return r;
+	}
+	in = inode_alloc(fd, st, mnt_id, r ? &fhb : NULL);
 	if (!in) {
 		close(fd);
 		return -ENOMEM;
@@ -331,11 +379,15 @@ int pt_inode_find_or_insert(struct pt_fs *fs, int fd, const struct stat *st,
 		/* Lost a race with another lookup of the same file; the
 		 * node id we took is simply never used. */
 		id_remove(fs, in);
-		inode_free(in);
+		inode_free(fs, in);
+		if (r)
+			pt_fh_cache_offer(fs, other, fd);
 		*out = other;
 		return 0;
 	}
 	atomic_fetch_add(&fs->n_inodes, 1);
+	if (r)
+		pt_fh_cache_offer(fs, in, fd);
 	*out = in;
 	return 0;
 }
@@ -407,18 +459,22 @@ int pt_inode_foreach(struct pt_fs *fs,
 
 /* Insert an inode with a given id and lookup count (migration load). */
 int pt_inode_insert_with_id(struct pt_fs *fs, uint64_t nodeid, int fd,
-			    const struct stat *st, uint64_t mnt_id,
-			    uint64_t nlookup, struct pt_inode **out)
+			    const struct pt_fh_buf *fh, const struct stat *st,
+			    uint64_t mnt_id, uint64_t nlookup,
+			    struct pt_inode **out)
 {
 	struct pt_key k = { st->st_dev, st->st_ino, mnt_id };
 	uint64_t h = key_hash(&k);
 	struct pt_shard *s = shard(fs->ino_key, h);
 	struct pt_inode *in, *other;
+	struct pt_fh_buf fhb;
 	uint64_t next;
+	int r;
 
 	if (nodeid == FUSE_ROOT_ID) {
 		/* The root exists already: only its lookup count moves. */
-		close(fd);
+		if (fd >= 0)
+			close(fd);
 		atomic_store(&fs->root->nlookup, nlookup);
 		if (out) {
 			pt_inode_ref(fs->root);
@@ -427,20 +483,35 @@ int pt_inode_insert_with_id(struct pt_fs *fs, uint64_t nodeid, int fd,
 		return 0;
 	}
 	if (nodeid == 0 || (nlookup == 0 && !out)) {
-		close(fd);
+		if (fd >= 0)
+			close(fd);
 		return -EINVAL;
 	}
 	in = pt_inode_get(fs, nodeid);
 	if (in) {
 		pt_inode_put(fs, in);
-		close(fd);
+		if (fd >= 0)
+			close(fd);
 		return -EEXIST;
 	}
-	in = inode_alloc(fd, st, mnt_id);
-	if (!in) {
+	if (fh) {
+		fhb = *fh;
+		r = 1;
+	} else {
+		r = hold_by_handle(fs, fd, mnt_id, &fhb);
+	}
+	if (r < 0) {
 		close(fd);
+		return r;
+	}
+	in = inode_alloc(fd, st, mnt_id, r ? &fhb : NULL);
+	if (!in) {
+		if (fd >= 0)
+			close(fd);
 		return -ENOMEM;
 	}
+	if (r && fd >= 0)
+		close(fd);   /* the load opens what it needs again */
 	in->nodeid = nodeid;
 	/* refcount: 1 for the lookup count (if any) + 1 for *out (if any) */
 	atomic_store(&in->nlookup, nlookup);
@@ -453,7 +524,7 @@ int pt_inode_insert_with_id(struct pt_fs *fs, uint64_t nodeid, int fd,
 	pthread_rwlock_unlock(&s->lock);
 	if (other) {
 		pt_inode_put(fs, other);
-		inode_free(in);
+		inode_free(fs, in);
 		return -EEXIST;
 	}
 	id_insert(fs, in);

@@ -65,16 +65,46 @@ struct pt_inode {
 	uint64_t generation;
 	struct pt_key key;
 	mode_t ftype;               /* S_IFMT bits, fixed for the inode's life */
-	/*
-	 * How the inode is held.  Today always an O_PATH|O_NOFOLLOW fd.  A
-	 * later issue adds file handles (fd == -1 and a handle + mount fd
-	 * here); every user goes through pt_inode_fd()/pt_inode_open(), never
-	 * reads fd directly outside pt_inode.c / pt_fd.c.
-	 */
-	int fd;
 	_Atomic uint64_t nlookup;   /* exact FUSE lookup count */
 	_Atomic uint64_t refcount;  /* see the header comment */
 	bool is_root;
+	/*
+	 * How the inode is held (pt_fhandle.c).  fh_len == 0: by the
+	 * O_PATH|O_NOFOLLOW fd `fd`, open for the inode's life.  fh_len > 0
+	 * (--inode-file-handles): by the file handle fh on mount `mnt`; `fd`
+	 * is then a cached O_PATH fd or -1 (guarded by the fd cache's lock,
+	 * fd_users borrowers keep it open, lru links it in the cache).
+	 * Every user borrows the fd with pt_inode_fd_get()/_put() or opens
+	 * the inode with pt_inode_open(), never reads fd directly outside
+	 * pt_inode.c / pt_fd.c / pt_fhandle.c.  The root always keeps its fd
+	 * (pt_root_fd()) and may also have a handle.
+	 */
+	int fd;
+	_Atomic uint32_t fd_users;
+	struct pt_inode *lru_prev, *lru_next;
+	struct pt_mount *mnt;
+	int32_t fh_type;
+	uint16_t fh_len;
+	uint8_t fh[];               /* fh_len bytes, allocated with the inode */
+};
+
+/* One mount seen by handle-held inodes (pt_fhandle.c): an O_PATH fd of
+ * the first file looked up on it, for open_by_handle_at(). */
+struct pt_mount {
+	struct pt_mount *next;
+	uint64_t mnt_id;
+	int fd;
+};
+
+/* Handle mode state (pt_fhandle.c). */
+struct pt_fh_state {
+	_Atomic bool on;            /* new inodes get handles */
+	pthread_mutex_t mnt_lock;   /* leaf: the mount list */
+	struct pt_mount *mounts;
+	pthread_mutex_t lru_lock;   /* leaf: the fd cache */
+	struct pt_inode *head, *tail;   /* most / least recently used */
+	size_t n, max;              /* cached fds, bound */
+	_Atomic uint64_t opens, hits, evictions;
 };
 
 /* One guest lock owner's open file description of an inode (pt_lock.c):
@@ -169,6 +199,8 @@ struct pt_fs {
 	 * the daemon then removes it where the host kernel would have
 	 * removed security.capability (pt_ops_xattr.c); else NULL. */
 	char *xattr_cap_name;
+	/* --inode-file-handles: mounts and the O_PATH fd cache. */
+	struct pt_fh_state fh;
 };
 
 /* ---- pt_htab.c ---- */
@@ -238,15 +270,18 @@ int pt_inode_foreach(struct pt_fs *fs,
 		     int (*cb)(struct pt_inode *in, void *arg), void *arg);
 /*
  * Insert an inode with a given node id and lookup count (migration load).
- * fd is taken over in all cases.  The id counter is raised past nodeid.
+ * fd is taken over in all cases; with fh non-NULL (fd -1) the inode is
+ * held by that handle.  The id counter is raised past nodeid.
  * out (may be NULL): receives the inode with a reference; nlookup may
  * then be 0 (an inode only held by handles).  Node id 1 only sets the
  * root's lookup count.
  * Returns 0, -EINVAL, -EEXIST (id or key already present) or -ENOMEM.
  */
+struct pt_fh_buf;
 int pt_inode_insert_with_id(struct pt_fs *fs, uint64_t nodeid, int fd,
-			    const struct stat *st, uint64_t mnt_id,
-			    uint64_t nlookup, struct pt_inode **out);
+			    const struct pt_fh_buf *fh, const struct stat *st,
+			    uint64_t mnt_id, uint64_t nlookup,
+			    struct pt_inode **out);
 /* Next node id to hand out / set it (migration). */
 uint64_t pt_inode_next_id(struct pt_fs *fs);
 void pt_inode_set_next_id(struct pt_fs *fs, uint64_t next);
@@ -470,15 +505,28 @@ int pt_xattr_clear_caps(struct pt_fs *fs, struct pt_inode *in, int fd);
 
 /* Format "N" for fd into buf (at least 16 bytes). */
 void pt_fdname(int fd, char *buf, size_t len);
-/* The O_PATH fd of an inode (valid while a reference is held). */
-int pt_inode_fd(const struct pt_inode *in);
+/*
+ * Borrow the O_PATH fd of inode in (the caller holds a reference): its
+ * own fd, or with a file handle a cached one or one opened through the
+ * handle (the thread may run with a guest caller's ids).  Returns the fd
+ * or a negative errno; give it back with pt_inode_fd_put().
+ */
+int pt_inode_fd_get(struct pt_fs *fs, struct pt_inode *in);
+/* Give back an fd from pt_inode_fd_get() (fd < 0 is ignored). */
+void pt_inode_fd_put(struct pt_fs *fs, struct pt_inode *in, int fd);
+/* The root's O_PATH fd: always open, never given back. */
+static inline int pt_root_fd(const struct pt_fs *fs)
+{
+	return fs->root->fd;
+}
 /*
  * Open inode in for I/O with flags (through /proc/self/fd, never following
  * symlinks, refusing special files).  Returns the fd or negative errno.
  */
 int pt_inode_open(struct pt_fs *fs, struct pt_inode *in, int flags);
 /* statx of an inode into st (and mount id into *mnt_id if non-NULL). */
-int pt_inode_stat(struct pt_inode *in, struct stat *st, uint64_t *mnt_id);
+int pt_inode_stat(struct pt_fs *fs, struct pt_inode *in, struct stat *st,
+		  uint64_t *mnt_id);
 /* statx of fd (AT_EMPTY_PATH) into st and *mnt_id (may be NULL). */
 int pt_stat_fd(int fd, struct stat *st, uint64_t *mnt_id);
 /*
@@ -515,6 +563,62 @@ int pt_open_flags(struct pt_fs *fs, int flags);
 /* Apply the cache policy to an open reply. */
 void pt_set_open_cache(struct pt_fs *fs, struct fuse_file_info *fi,
 		       bool is_dir);
+
+/* ---- pt_fhandle.c: inodes held by file handles ---- */
+
+/* Set up the (empty) mount table and fd cache.  0 or negative errno. */
+int pt_fh_init(struct pt_fs *fs);
+/* Close the mount fds (every inode is gone). */
+void pt_fh_destroy(struct pt_fs *fs);
+/*
+ * Start-up, after the capabilities are final: decide whether new inodes
+ * get file handles (--inode-file-handles prefer / mandatory) by making
+ * and opening the root's handle.  0, or a negative errno when mandatory
+ * and handles do not work (logged).
+ */
+int pt_fh_setup(struct pt_fs *fs);
+/* True when new inodes are held by file handles. */
+static inline bool pt_fh_on(struct pt_fs *fs)
+{
+	return atomic_load(&fs->fh.on);
+}
+/* A file handle as made by pt_fh_make(). */
+struct pt_fh_buf {
+	struct pt_mount *mnt;
+	int32_t type;
+	uint16_t len;
+	uint8_t bytes[PT_FH_MAX];
+};
+/*
+ * The file handle of the O_PATH fd fd on mount mnt_id (registering the
+ * mount, with a dup of fd, when it is new).  0 or negative errno
+ * (-EOPNOTSUPP: the file system has no handles).
+ */
+int pt_fh_make(struct pt_fs *fs, int fd, uint64_t mnt_id,
+	       struct pt_fh_buf *out);
+/* Open inode in (which has a handle) with open_by_handle_at(flags), as
+ * the daemon.  fd or negative errno. */
+int pt_fh_open(struct pt_fs *fs, const struct pt_inode *in, int flags);
+/* Same for a handle from pt_fh_make(). */
+int pt_fh_open_buf(struct pt_fs *fs, const struct pt_fh_buf *b, int flags);
+/* Offer an O_PATH fd of in (taken over) to the cache: kept when in has
+ * none cached, else closed. */
+void pt_fh_cache_offer(struct pt_fs *fs, struct pt_inode *in, int fd);
+/* Inode in is being freed: drop its cached fd. */
+void pt_fh_inode_gone(struct pt_fs *fs, struct pt_inode *in);
+/* Close every unused cached fd (an open failed with EMFILE / ENFILE).
+ * Returns how many were closed. */
+size_t pt_fh_shrink(struct pt_fs *fs);
+/* Call cb(mnt_id, fd, arg) for every mount seen; stops at non-zero. */
+int pt_fh_foreach_mount(struct pt_fs *fs,
+			int (*cb)(uint64_t mnt_id, int fd, void *arg),
+			void *arg);
+/* The file handle of in into buf (PT_FH_MAX bytes): its own when it is
+ * held by one, else made from its fd.  Length or negative errno. */
+int pt_inode_handle(struct pt_fs *fs, struct pt_inode *in, uint8_t *buf,
+		    int32_t *type);
+/* The mount fd for mnt_id, or -1 (valid for the fs' life). */
+int pt_fh_mount_fd(struct pt_fs *fs, uint64_t mnt_id);
 
 /* ---- pt_tls.c: per-thread scratch buffers ---- */
 

@@ -289,7 +289,7 @@ static void set_invalid(struct src_rec *r, int err, const char *why)
 
 static int open_hidden(struct pt_fs *fs, struct pt_mig_src *s)
 {
-	int rfd = pt_inode_fd(fs->root);
+	int rfd = pt_root_fd(fs);
 
 	if (s->hidden_fd >= 0)
 		return 0;
@@ -339,13 +339,17 @@ static int copy_file(int src, int dst, const struct stat *st)
 	return 0;
 }
 
+static int make_unlinked_fd(struct pt_fs *fs, struct pt_mig_src *s,
+			    struct src_rec *r, const struct stat *st, int ifd,
+			    const char *name);
+
 /* Make an unlinked-but-open regular file reachable in PT_MIG_DIR. */
 static int make_unlinked(struct pt_fs *fs, struct pt_mig_src *s,
 			 struct src_rec *r, const struct stat *st)
 {
-	char fdn[24], name[64];
+	char name[64];
 	char **nl;
-	int ret, src, dst;
+	int ret, ifd;
 
 	if (!S_ISREG(r->in->ftype)) {
 		set_invalid(r, ENOENT, "removed, not a regular file");
@@ -362,40 +366,15 @@ static int make_unlinked(struct pt_fs *fs, struct pt_mig_src *s,
 	s->links = nl;
 	snprintf(name, sizeof(name), "%llu-%d-%u",
 		 (unsigned long long)r->nodeid, (int)getpid(), s->seq++);
-	pt_fdname(pt_inode_fd(r->in), fdn, sizeof(fdn));
-	if (linkat(fs->proc_self_fd, fdn, s->hidden_fd, name,
-		   AT_SYMLINK_FOLLOW) < 0) {
-		if (errno != ENOENT) {
-			set_invalid(r, errno, "linkat into " PT_MIG_DIR);
-			return 0;
-		}
-		/* nlink 0: the kernel refuses a new link; copy it. */
-		src = openat(fs->proc_self_fd, fdn, O_RDONLY | O_CLOEXEC);
-		if (src < 0) {
-			set_invalid(r, errno, "reopen of an unlinked file");
-			return 0;
-		}
-		dst = openat(s->hidden_fd, name, O_WRONLY | O_CREAT | O_EXCL |
-			     O_NOFOLLOW | O_CLOEXEC, 0600);
-		if (dst < 0) {
-			ret = -errno;
-			close(src);
-			set_invalid(r, -ret, "create in " PT_MIG_DIR);
-			return 0;
-		}
-		ret = copy_file(src, dst, st);
-		close(src);
-		close(dst);
-		if (ret) {
-			unlinkat(s->hidden_fd, name, 0);
-			set_invalid(r, -ret, "copy of an unlinked file");
-			return 0;
-		}
-		LOG_INFO("migration: inode %llu is unlinked (nlink 0): copied "
-			 "%lld bytes to " PT_MIG_DIR "/%s",
-			 (unsigned long long)r->nodeid, (long long)st->st_size,
-			 name);
+	ifd = pt_inode_fd_get(fs, r->in);
+	if (ifd < 0) {
+		set_invalid(r, -ifd, "reopen of an unlinked file");
+		return 0;
 	}
+	ret = make_unlinked_fd(fs, s, r, st, ifd, name);
+	pt_inode_fd_put(fs, r->in, ifd);
+	if (ret)
+		return ret < 0 ? ret : 0;   /* 1: r marked invalid */
 	s->links[s->nlinks] = strdup(name);
 	if (!s->links[s->nlinks]) {
 		unlinkat(s->hidden_fd, name, 0);
@@ -406,6 +385,52 @@ static int make_unlinked(struct pt_fs *fs, struct pt_mig_src *s,
 	return 0;
 }
 
+/* make_unlinked()'s link or copy from the borrowed O_PATH fd ifd: 0
+ * with the name in place, 1 when r was marked invalid, or -errno. */
+static int make_unlinked_fd(struct pt_fs *fs, struct pt_mig_src *s,
+			    struct src_rec *r, const struct stat *st, int ifd,
+			    const char *name)
+{
+	char fdn[24];
+	int ret, src, dst;
+
+	pt_fdname(ifd, fdn, sizeof(fdn));
+	if (linkat(fs->proc_self_fd, fdn, s->hidden_fd, name,
+		   AT_SYMLINK_FOLLOW) < 0) {
+		if (errno != ENOENT) {
+			set_invalid(r, errno, "linkat into " PT_MIG_DIR);
+			return 1;
+		}
+		/* nlink 0: the kernel refuses a new link; copy it. */
+		src = openat(fs->proc_self_fd, fdn, O_RDONLY | O_CLOEXEC);
+		if (src < 0) {
+			set_invalid(r, errno, "reopen of an unlinked file");
+			return 1;
+		}
+		dst = openat(s->hidden_fd, name, O_WRONLY | O_CREAT | O_EXCL |
+			     O_NOFOLLOW | O_CLOEXEC, 0600);
+		if (dst < 0) {
+			ret = -errno;
+			close(src);
+			set_invalid(r, -ret, "create in " PT_MIG_DIR);
+			return 1;
+		}
+		ret = copy_file(src, dst, st);
+		close(src);
+		close(dst);
+		if (ret) {
+			unlinkat(s->hidden_fd, name, 0);
+			set_invalid(r, -ret, "copy of an unlinked file");
+			return 1;
+		}
+		LOG_INFO("migration: inode %llu is unlinked (nlink 0): copied "
+			 "%lld bytes to " PT_MIG_DIR "/%s",
+			 (unsigned long long)r->nodeid, (long long)st->st_size,
+			 name);
+	}
+	return 0;
+}
+
 static bool same_key(const struct pt_inode *in, const struct stat *st,
 		     uint64_t mnt_id)
 {
@@ -413,13 +438,34 @@ static bool same_key(const struct pt_inode *in, const struct stat *st,
 	       in->key.ino == (uint64_t)st->st_ino && in->key.mnt_id == mnt_id;
 }
 
+/* The directory fd resolve() walks from: the root's, or one borrowed
+ * from inode `in`. */
+struct walk_dir {
+	struct pt_inode *in;
+	int fd;
+};
+
+static int resolve_walk(struct pt_fs *fs, struct pt_mig_src *s, size_t idx,
+			struct walk_dir *w);
+
 /* Find parent + name of record idx by walking its /proc path. */
 static int resolve(struct pt_fs *fs, struct pt_mig_src *s, size_t idx)
+{
+	struct walk_dir w = { NULL, pt_root_fd(fs) };
+	int ret = resolve_walk(fs, s, idx, &w);
+
+	if (w.in)
+		pt_inode_fd_put(fs, w.in, w.fd);
+	return ret;
+}
+
+static int resolve_walk(struct pt_fs *fs, struct pt_mig_src *s, size_t idx,
+			struct walk_dir *w)
 {
 	char fdn[24], path[PATH_MAX];
 	struct stat st;
 	uint64_t mnt_id, pid = FUSE_ROOT_ID;
-	int pfd = pt_inode_fd(fs->root), ret;
+	int ret, ifd;
 	uint32_t depth = 1;
 	ssize_t n;
 	char *p, *end;
@@ -428,15 +474,23 @@ static int resolve(struct pt_fs *fs, struct pt_mig_src *s, size_t idx)
 		set_loc(&s->v[idx], PT_MIG_ROOT, 0, NULL, 0, 0);
 		return 0;
 	}
-	pt_fdname(pt_inode_fd(s->v[idx].in), fdn, sizeof(fdn));
-	ret = pt_stat_fd(pt_inode_fd(s->v[idx].in), &st, NULL);
+	ifd = pt_inode_fd_get(fs, s->v[idx].in);
+	if (ifd < 0) {
+		set_invalid(&s->v[idx], -ifd, "open by handle");
+		return 0;
+	}
+	pt_fdname(ifd, fdn, sizeof(fdn));
+	ret = pt_stat_fd(ifd, &st, NULL);
+	n = ret ? 0 : readlinkat(fs->proc_self_fd, fdn, path, sizeof(path) - 1);
+	if (n < 0)
+		n = -errno;
+	pt_inode_fd_put(fs, s->v[idx].in, ifd);
 	if (ret) {
 		set_invalid(&s->v[idx], -ret, "statx");
 		return 0;
 	}
-	n = readlinkat(fs->proc_self_fd, fdn, path, sizeof(path) - 1);
 	if (n < 0 || n >= (ssize_t)sizeof(path) - 1) {
-		set_invalid(&s->v[idx], n < 0 ? errno : ENAMETOOLONG,
+		set_invalid(&s->v[idx], n < 0 ? (int)-n : ENAMETOOLONG,
 			    "readlink");
 		return 0;
 	}
@@ -475,7 +529,7 @@ static int resolve(struct pt_fs *fs, struct pt_mig_src *s, size_t idx)
 			set_invalid(&s->v[idx], EINVAL, "path component");
 			return 0;
 		}
-		fd = openat(pfd, p, O_PATH | O_NOFOLLOW | O_CLOEXEC);
+		fd = openat(w->fd, p, O_PATH | O_NOFOLLOW | O_CLOEXEC);
 		if (fd < 0) {
 			set_invalid(&s->v[idx], errno, "path walk");
 			return 0;
@@ -525,7 +579,15 @@ static int resolve(struct pt_fs *fs, struct pt_mig_src *s, size_t idx)
 				    "or a removed directory");
 			return 0;
 		}
-		pfd = pt_inode_fd(s->v[xi].in);
+		if (w->in)
+			pt_inode_fd_put(fs, w->in, w->fd);
+		w->in = s->v[xi].in;
+		w->fd = pt_inode_fd_get(fs, w->in);
+		if (w->fd < 0) {
+			set_invalid(&s->v[idx], -w->fd, "open by handle");
+			w->in = NULL;
+			return 0;
+		}
 		pid = s->v[xi].nodeid;
 		depth = s->v[xi].depth + 1;
 		p = end + 1;
@@ -575,7 +637,7 @@ static void links_remove(struct pt_fs *fs, struct pt_mig_src *s)
 	if (s->hidden_fd >= 0) {
 		close(s->hidden_fd);
 		s->hidden_fd = -1;
-		if (unlinkat(pt_inode_fd(fs->root), PT_MIG_DIR, AT_REMOVEDIR) < 0 &&
+		if (unlinkat(pt_root_fd(fs), PT_MIG_DIR, AT_REMOVEDIR) < 0 &&
 		    errno != ENOENT && errno != ENOTEMPTY)
 			LOG_DBG("migration: rmdir " PT_MIG_DIR ": %m");
 	}
@@ -583,12 +645,13 @@ static void links_remove(struct pt_fs *fs, struct pt_mig_src *s)
 
 /* Use the pre-copy record of r when it still holds: its parent inode is
  * in the save and parent/name leads to r's inode.  True when it did. */
-static bool use_tracked(struct pt_mig_src *s, struct src_rec *r,
-			const struct pt_track_loc *loc)
+static bool use_tracked(struct pt_fs *fs, struct pt_mig_src *s,
+			struct src_rec *r, const struct pt_track_loc *loc)
 {
 	char name[NAME_MAX + 1];
 	struct stat st;
 	ssize_t pi;
+	int pfd, sr;
 
 	if (!loc->parent || !loc->namelen || loc->namelen > NAME_MAX)
 		return false;
@@ -597,8 +660,10 @@ static bool use_tracked(struct pt_mig_src *s, struct src_rec *r,
 		return false;
 	memcpy(name, loc->name, loc->namelen);
 	name[loc->namelen] = 0;
-	if (fstatat(pt_inode_fd(loc->parent), name, &st,
-		    AT_SYMLINK_NOFOLLOW) < 0 ||
+	pfd = pt_inode_fd_get(fs, loc->parent);
+	sr = pfd < 0 ? -1 : fstatat(pfd, name, &st, AT_SYMLINK_NOFOLLOW);
+	pt_inode_fd_put(fs, loc->parent, pfd);
+	if (sr < 0 ||
 	    r->in->key.dev != (uint64_t)st.st_dev ||
 	    r->in->key.ino != (uint64_t)st.st_ino)
 		return false;
@@ -634,7 +699,7 @@ static uint32_t rec_depth(struct pt_mig_src *s, size_t i, unsigned guard)
 
 /* --migration-confirm-paths: every path must still lead to its inode.
  * 0 or -ESTALE (logged). */
-static int confirm_paths(struct pt_mig_src *s)
+static int confirm_paths(struct pt_fs *fs, struct pt_mig_src *s)
 {
 	char name[NAME_MAX + 1];
 	struct stat st;
@@ -643,7 +708,7 @@ static int confirm_paths(struct pt_mig_src *s)
 		const struct src_rec *r = &s->v[i];
 		const struct src_rec *p;
 		ssize_t pi;
-		int pfd;
+		int pfd, sr;
 
 		if (r->kind == PT_MIG_INVALID && !r->forwarded) {
 			LOG_ERR("migration: --migration-confirm-paths: inode "
@@ -657,10 +722,13 @@ static int confirm_paths(struct pt_mig_src *s)
 		if (pi < 0)
 			return -ESTALE;
 		p = &s->v[pi];
-		pfd = pt_inode_fd(p->in);
+		pfd = pt_inode_fd_get(fs, p->in);
 		memcpy(name, r->name, r->namelen);
 		name[r->namelen] = 0;
-		if (fstatat(pfd, name, &st, AT_SYMLINK_NOFOLLOW) < 0 ||
+		sr = pfd < 0 ? -1 : fstatat(pfd, name, &st,
+					    AT_SYMLINK_NOFOLLOW);
+		pt_inode_fd_put(fs, p->in, pfd);
+		if (sr < 0 ||
 		    r->in->key.dev != (uint64_t)st.st_dev ||
 		    r->in->key.ino != (uint64_t)st.st_ino) {
 			LOG_ERR("migration: --migration-confirm-paths: inode "
@@ -692,7 +760,7 @@ static void attach_handles(struct pt_fs *fs, struct pt_mig_src *s)
 			type = loc.fh_type;
 			memcpy(buf, loc.fh, (size_t)len);
 		} else {
-			len = pt_fd_handle(pt_inode_fd(r->in), buf, &type);
+			len = pt_inode_handle(fs, r->in, buf, &type);
 		}
 		if (len <= 0) {
 			LOG_WARN("migration: inode %llu: no file handle to "
@@ -748,7 +816,7 @@ int pt_mig_prepare(struct pt_fs *fs)
 	}
 	s->hidden_fd = -1;
 	fs->mig = s;
-	pt_fdname(pt_inode_fd(fs->root), fdn, sizeof(fdn));
+	pt_fdname(pt_root_fd(fs), fdn, sizeof(fdn));
 	n = readlinkat(fs->proc_self_fd, fdn, s->root_path,
 		       sizeof(s->root_path) - 1);
 	if (n <= 0 || n >= (ssize_t)sizeof(s->root_path) - 1) {
@@ -780,7 +848,7 @@ int pt_mig_prepare(struct pt_fs *fs)
 			set_loc(r, PT_MIG_ROOT, 0, NULL, 0, 0);
 			continue;
 		}
-		if (pt_track_get(fs, r->nodeid, &loc) && use_tracked(s, r, &loc))
+		if (pt_track_get(fs, r->nodeid, &loc) && use_tracked(fs, s, r, &loc))
 			verified++;
 	}
 	for (size_t i = 0; tracked && i < s->n; i++)
@@ -800,7 +868,7 @@ int pt_mig_prepare(struct pt_fs *fs)
 		}
 	}
 	if (fs->cfg.mig_confirm_paths) {
-		ret = confirm_paths(s);
+		ret = confirm_paths(fs, s);
 		if (ret)
 			goto fail;
 	}
@@ -963,7 +1031,7 @@ void pt_mig_free(struct pt_fs *fs)
 /* Remove a stale PT_MIG_DIR (its entries, then itself). */
 void pt_mig_cleanup_stale(struct pt_fs *fs)
 {
-	int rfd = pt_inode_fd(fs->root), dfd;
+	int rfd = pt_root_fd(fs), dfd;
 	unsigned removed = 0;
 	DIR *d;
 	struct dirent *de;
@@ -996,6 +1064,7 @@ void pt_mig_cleanup_stale(struct pt_fs *fs)
 struct ld_ino {
 	uint64_t nodeid, nlookup, generation;
 	int fd;                 /* O_PATH; -1 for the root and INVALID */
+	struct pt_fh_buf *fhb;  /* handles on: held by this instead of fd */
 	struct stat st;
 	uint64_t mnt_id;
 	char *unlink_name;      /* UNLINKED: name in PT_MIG_DIR */
@@ -1180,13 +1249,47 @@ static int check_fhandle(struct pt_mig_load *l, uint64_t nodeid, int fd)
  * An entry that cannot be restored: fatal under --migration-on-error=
  * abort (returns err), else staged as invalid (returns 0).
  */
-static int entry_failed(struct pt_mig_load *l, struct ld_ino *x, int err,
-			const char *name, const char *why)
+static void ld_ino_close(struct ld_ino *x)
 {
 	if (x->fd >= 0) {
 		close(x->fd);
 		x->fd = -1;
 	}
+	free(x->fhb);
+	x->fhb = NULL;
+}
+
+/*
+ * With handles on, hold the staged inode x by a file handle instead of
+ * its fd (a destination that restores many inodes must not need an fd
+ * each).  0, or a negative errno under --inode-file-handles=mandatory
+ * (prefer keeps the fd).
+ */
+static int ld_hold(struct pt_mig_load *l, struct ld_ino *x)
+{
+	struct pt_fs *fs = l->fs;
+	int ret;
+
+	if (!pt_fh_on(fs))
+		return 0;
+	x->fhb = malloc(sizeof(*x->fhb));
+	if (!x->fhb)
+		return -ENOMEM;
+	ret = pt_fh_make(fs, x->fd, x->mnt_id, x->fhb);
+	if (ret) {
+		free(x->fhb);
+		x->fhb = NULL;
+		return fs->cfg.inode_file_handles == PT_FH_MANDATORY ? ret : 0;
+	}
+	close(x->fd);
+	x->fd = -1;
+	return 0;
+}
+
+static int entry_failed(struct pt_mig_load *l, struct ld_ino *x, int err,
+			const char *name, const char *why)
+{
+	ld_ino_close(x);
 	if (l->fs->cfg.mig_on_error != PT_MIG_ERR_GUEST) {
 		LOG_ERR("migration: inode %llu (\"%s\"): %s: %s",
 			(unsigned long long)x->nodeid, name, why,
@@ -1209,7 +1312,7 @@ int pt_mig_load_inode(struct pt_mig_load *l, const struct pt_mig_inode *e)
 	struct ld_ino x = { .nodeid = e->nodeid, .nlookup = e->nlookup,
 			    .generation = e->generation, .fd = -1 };
 	char name[NAME_MAX + 1];
-	int ret, pfd;
+	int ret, pfd, tfd = -1;
 
 	if (e->nodeid == 0 || ld_find(l, e->nodeid) >= 0) {
 		LOG_ERR("migration: inode %llu: invalid or duplicate node id",
@@ -1223,7 +1326,7 @@ int pt_mig_load_inode(struct pt_mig_load *l, const struct pt_mig_inode *e)
 				(unsigned long long)e->nodeid);
 			return -EINVAL;
 		}
-		ret = check_fhandle(l, FUSE_ROOT_ID, pt_inode_fd(fs->root));
+		ret = check_fhandle(l, FUSE_ROOT_ID, pt_root_fd(fs));
 		if (ret) {
 			LOG_ERR("migration: the shared directory is not the "
 				"source's (file handle: %s)", strerror(-ret));
@@ -1255,7 +1358,7 @@ int pt_mig_load_inode(struct pt_mig_load *l, const struct pt_mig_inode *e)
 		}
 		if (e->kind == PT_MIG_UNLINKED) {
 			if (l->hidden_fd < 0)
-				l->hidden_fd = openat(pt_inode_fd(fs->root),
+				l->hidden_fd = openat(pt_root_fd(fs),
 						      PT_MIG_DIR, O_RDONLY |
 						      O_DIRECTORY | O_NOFOLLOW |
 						      O_CLOEXEC);
@@ -1289,10 +1392,18 @@ int pt_mig_load_inode(struct pt_mig_load *l, const struct pt_mig_inode *e)
 					return ret;
 				break;
 			}
-			pfd = l->iv[pi].is_root ? pt_inode_fd(fs->root) :
+			pfd = l->iv[pi].is_root ? pt_root_fd(fs) :
 						  l->iv[pi].fd;
+			if (pfd < 0) {
+				tfd = pt_fh_open_buf(fs, l->iv[pi].fhb,
+						     O_PATH | O_DIRECTORY);
+				pfd = tfd;
+			}
 		}
-		x.fd = openat(pfd, name, O_PATH | O_NOFOLLOW | O_CLOEXEC);
+		x.fd = pfd < 0 ? (errno = -pfd, -1) :
+			openat(pfd, name, O_PATH | O_NOFOLLOW | O_CLOEXEC);
+		if (tfd >= 0)
+			close(tfd);
 		if (x.fd < 0) {
 			ret = entry_failed(l, &x, -errno, name,
 					   e->kind == PT_MIG_UNLINKED ?
@@ -1325,10 +1436,17 @@ int pt_mig_load_inode(struct pt_mig_load *l, const struct pt_mig_inode *e)
 				return ret;
 			break;
 		}
+		ret = ld_hold(l, &x);
+		if (ret) {
+			ret = entry_failed(l, &x, ret, name, "no file handle");
+			if (ret)
+				return ret;
+			break;
+		}
 		if (e->kind == PT_MIG_UNLINKED) {
 			x.unlink_name = strdup(name);
 			if (!x.unlink_name) {
-				close(x.fd);
+				ld_ino_close(&x);
 				return -ENOMEM;
 			}
 		}
@@ -1349,7 +1467,7 @@ int pt_mig_load_inode(struct pt_mig_load *l, const struct pt_mig_inode *e)
 	}
 	if (imap_add(&l->by_id, x.nodeid, l->in))
 		goto nomem;
-	if (x.fd >= 0) {
+	if (x.fd >= 0 || x.fhb) {
 		struct pt_key k = { x.st.st_dev, x.st.st_ino, x.mnt_id };
 
 		if (imap_add(&l->by_key, key_hash(&k), l->in))
@@ -1360,8 +1478,7 @@ int pt_mig_load_inode(struct pt_mig_load *l, const struct pt_mig_inode *e)
 		l->max_nodeid = x.nodeid;
 	return 0;
 nomem:
-	if (x.fd >= 0)
-		close(x.fd);
+	ld_ino_close(&x);
 	free(x.unlink_name);
 	return -ENOMEM;
 }
@@ -1375,7 +1492,7 @@ int pt_mig_load_handle(struct pt_mig_load *l, const struct pt_mig_handle *h)
 	struct ld_hnd y;
 	ssize_t ii;
 	char fdn[24];
-	int flags;
+	int flags, tfd = -1;
 
 	if (h->fh == 0 || h->is_dir > 1) {
 		LOG_ERR("migration: handle %llu: invalid", (unsigned long long)h->fh);
@@ -1412,7 +1529,7 @@ int pt_mig_load_handle(struct pt_mig_load *l, const struct pt_mig_handle *h)
 	if (x->is_root) {
 		if (!h->is_dir)
 			return -EINVAL;
-		pt_fdname(pt_inode_fd(fs->root), fdn, sizeof(fdn));
+		pt_fdname(pt_root_fd(fs), fdn, sizeof(fdn));
 	} else {
 		if (h->is_dir ? !S_ISDIR(x->st.st_mode) : !S_ISREG(x->st.st_mode)) {
 			LOG_ERR("migration: handle %llu: inode %llu has the "
@@ -1420,13 +1537,16 @@ int pt_mig_load_handle(struct pt_mig_load *l, const struct pt_mig_handle *h)
 				(unsigned long long)h->nodeid);
 			return -EINVAL;
 		}
-		pt_fdname(x->fd, fdn, sizeof(fdn));
+		if (x->fd < 0)
+			tfd = pt_fh_open_buf(fs, x->fhb, O_PATH);
+		pt_fdname(x->fd >= 0 ? x->fd : tfd, fdn, sizeof(fdn));
 	}
 	if (h->is_dir)
 		flags = O_RDONLY | O_DIRECTORY | O_NONBLOCK | O_CLOEXEC;
 	else   /* never truncate again, never create */
 		flags = pt_open_flags(fs, (int)h->flags) & ~(O_TRUNC | O_DIRECTORY);
-	y.fd = openat(fs->proc_self_fd, fdn, flags);
+	y.fd = x->fd < 0 && !x->is_root && tfd < 0 ? (errno = -tfd, -1) :
+	       openat(fs->proc_self_fd, fdn, flags);
 	if (y.fd < 0) {
 		int ret = -errno;
 
@@ -1445,6 +1565,8 @@ int pt_mig_load_handle(struct pt_mig_load *l, const struct pt_mig_handle *h)
 		l->skipped++;
 		y.err = -ret;
 	}
+	if (tfd >= 0)
+		close(tfd);
 add:
 	if (l->hn == l->hcap) {
 		size_t nc = l->hcap ? l->hcap * 2 : 64;
@@ -1473,8 +1595,7 @@ add:
 static void ld_free(struct pt_mig_load *l)
 {
 	for (size_t i = 0; i < l->in; i++) {
-		if (l->iv[i].fd >= 0)
-			close(l->iv[i].fd);
+		ld_ino_close(&l->iv[i]);
 		free(l->iv[i].unlink_name);
 	}
 	for (size_t i = 0; i < l->hn; i++)
@@ -1546,8 +1667,9 @@ int pt_mig_load_commit(struct pt_mig_load *l, uint64_t next_nodeid,
 		}
 		if (!x->nlookup && !x->used)
 			continue;   /* an anchor: only needed to open children */
-		ret = pt_inode_insert_with_id(fs, x->nodeid, x->fd, &x->st,
-					      x->mnt_id, x->nlookup, &ins[i]);
+		ret = pt_inode_insert_with_id(fs, x->nodeid, x->fd, x->fhb,
+					      &x->st, x->mnt_id, x->nlookup,
+					      &ins[i]);
 		x->fd = -1;   /* taken over */
 		if (!ret)
 			ins[i]->generation = x->generation;
@@ -1593,7 +1715,7 @@ int pt_mig_load_commit(struct pt_mig_load *l, uint64_t next_nodeid,
 				 l->iv[i].unlink_name);
 	}
 	if (l->hidden_fd >= 0 &&
-	    unlinkat(pt_inode_fd(fs->root), PT_MIG_DIR, AT_REMOVEDIR) < 0 &&
+	    unlinkat(pt_root_fd(fs), PT_MIG_DIR, AT_REMOVEDIR) < 0 &&
 	    errno != ENOTEMPTY && errno != ENOENT)
 		LOG_DBG("migration: rmdir " PT_MIG_DIR ": %m");
 	if (l->skipped)

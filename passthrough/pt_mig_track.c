@@ -256,7 +256,7 @@ void pt_track_name(struct pt_fs *fs, struct pt_inode *parent,
 	    pt_mig_hidden(parent, name))
 		return;
 	if (fs->track->verify_handles)
-		len = pt_fd_handle(pt_inode_fd(in), fh, &type);
+		len = pt_inode_handle(fs, in, fh, &type);
 	record(fs, parent, name, strlen(name), in, true, fh, len, type);
 }
 
@@ -369,14 +369,18 @@ static void resolve_one(struct pt_fs *fs, struct pt_mig_track *t,
 	uint8_t fh[PT_FH_MAX];
 	struct pt_inode *parent;
 	int32_t type = 0;
-	int fh_len = 0;
+	int fh_len = 0, ifd;
 	ssize_t n;
 	char *p, *end;
 
 	if (t->verify_handles)
-		fh_len = pt_fd_handle(pt_inode_fd(in), fh, &type);
-	pt_fdname(pt_inode_fd(in), fdn, sizeof(fdn));
+		fh_len = pt_inode_handle(fs, in, fh, &type);
+	ifd = pt_inode_fd_get(fs, in);
+	if (ifd < 0)
+		return;
+	pt_fdname(ifd, fdn, sizeof(fdn));
 	n = readlinkat(fs->proc_self_fd, fdn, path, sizeof(path) - 1);
+	pt_inode_fd_put(fs, in, ifd);
 	if (n <= 0 || n >= (ssize_t)sizeof(path) - 1)
 		return;
 	path[n] = 0;
@@ -397,7 +401,7 @@ static void resolve_one(struct pt_fs *fs, struct pt_mig_track *t,
 		struct stat st;
 		uint64_t mnt_id;
 		bool last;
-		int fd;
+		int fd, pfd;
 
 		while (*p == '/')
 			p++;
@@ -409,8 +413,11 @@ static void resolve_one(struct pt_fs *fs, struct pt_mig_track *t,
 		last = !end || !end[1];
 		if (strlen(p) > NAME_MAX || is_dot(p))
 			break;
-		fd = openat(pt_inode_fd(parent), p,
-			    O_PATH | O_NOFOLLOW | O_CLOEXEC);
+		pfd = pt_inode_fd_get(fs, parent);
+		if (pfd < 0)
+			break;
+		fd = openat(pfd, p, O_PATH | O_NOFOLLOW | O_CLOEXEC);
+		pt_inode_fd_put(fs, parent, pfd);
 		if (fd < 0)
 			break;
 		if (pt_stat_fd(fd, &st, &mnt_id)) {
@@ -438,7 +445,7 @@ static void resolve_one(struct pt_fs *fs, struct pt_mig_track *t,
 			int xl = 0;
 
 			if (t->verify_handles && needs_work(t, x->nodeid))
-				xl = pt_fd_handle(pt_inode_fd(x), xfh, &xt);
+				xl = pt_inode_handle(fs, x, xfh, &xt);
 			record(fs, parent, p, strlen(p), x, false, xfh, xl, xt);
 		}
 		pt_inode_put(fs, parent);
@@ -609,7 +616,7 @@ int pt_mig_track_start(struct pt_fs *fs)
 	atomic_store(&fs->mig_tracking, false);
 	join_thread(t);
 	clear_records(fs, t);
-	pt_fdname(pt_inode_fd(fs->root), fdn, sizeof(fdn));
+	pt_fdname(pt_root_fd(fs), fdn, sizeof(fdn));
 	n = readlinkat(fs->proc_self_fd, fdn, t->root_path,
 		       sizeof(t->root_path) - 1);
 	if (n <= 0 || n >= (ssize_t)sizeof(t->root_path) - 1) {

@@ -31,7 +31,7 @@ void pt_op_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 		fuse_reply_err(req, pt_miss_err());
 		return;
 	}
-	r = pt_inode_stat(in, &st, NULL);
+	r = pt_inode_stat(fs, in, &st, NULL);
 	pt_inode_put(fs, in);
 	if (r) {
 		pt_reply_err(req, r);
@@ -62,12 +62,13 @@ static int do_truncate(struct pt_fs *fs, struct pt_inode *in,
 	return r;
 }
 
-static int do_setattr(struct pt_fs *fs, struct pt_inode *in,
-		      struct pt_handle *h, const struct stat *attr, int valid)
+static int setattr_fd(struct pt_fs *fs, struct pt_inode *in,
+		      struct pt_handle *h, int ifd, const struct stat *attr,
+		      int valid)
 {
 	char fdn[24];
 
-	pt_fdname(pt_inode_fd(in), fdn, sizeof(fdn));
+	pt_fdname(ifd, fdn, sizeof(fdn));
 	if (valid & FUSE_SET_ATTR_MODE) {
 		mode_t m = attr->st_mode & 07777;
 		int r = h ? fchmod(h->fd, m) :
@@ -83,7 +84,7 @@ static int do_setattr(struct pt_fs *fs, struct pt_inode *in,
 
 		if (r)
 			return r;
-		if (fchownat(h ? h->fd : pt_inode_fd(in), "", u, g,
+		if (fchownat(h ? h->fd : ifd, "", u, g,
 			     AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW) < 0)
 			return -errno;
 	}
@@ -121,6 +122,19 @@ static int do_setattr(struct pt_fs *fs, struct pt_inode *in,
 			return -errno;
 	}
 	return 0;
+}
+
+/* SETATTR's changes with in's O_PATH fd borrowed (ifd). */
+static int do_setattr(struct pt_fs *fs, struct pt_inode *in,
+		      struct pt_handle *h, const struct stat *attr, int valid)
+{
+	int ifd = pt_inode_fd_get(fs, in), r;
+
+	if (ifd < 0)
+		return ifd;
+	r = setattr_fd(fs, in, h, ifd, attr, valid);
+	pt_inode_fd_put(fs, in, ifd);
+	return r;
 }
 
 /* SETATTR: mode, owner, size, times (in that order), then the new attrs. */
@@ -172,7 +186,7 @@ void pt_op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr,
 		pt_cred_leave(fs, &cred);
 	}
 	if (!r)
-		r = pt_inode_stat(in, &st, NULL);
+		r = pt_inode_stat(fs, in, &st, NULL);
 	if (!r)
 		pt_attr_to_guest(fs, &st);
 	if (h)
@@ -191,6 +205,7 @@ void pt_op_readlink(fuse_req_t req, fuse_ino_t ino)
 	struct pt_inode *in = pt_inode_get(fs, ino);
 	char buf[PATH_MAX + 1];
 	ssize_t n;
+	int fd;
 
 	if (!in) {
 		fuse_reply_err(req, pt_miss_err());
@@ -201,8 +216,10 @@ void pt_op_readlink(fuse_req_t req, fuse_ino_t ino)
 		fuse_reply_err(req, EINVAL);
 		return;
 	}
-	n = readlinkat(pt_inode_fd(in), "", buf, sizeof(buf));
-	if (n < 0)
+	fd = pt_inode_fd_get(fs, in);
+	n = fd < 0 ? fd : readlinkat(fd, "", buf, sizeof(buf));
+	pt_inode_fd_put(fs, in, fd);
+	if (n < 0 && fd >= 0)
 		n = -errno;
 	else if ((size_t)n >= sizeof(buf))
 		n = -ENAMETOOLONG;
@@ -221,13 +238,15 @@ void pt_op_statfs(fuse_req_t req, fuse_ino_t ino)
 	struct pt_fs *fs = pt_req_fs(req);
 	struct pt_inode *in = pt_inode_get(fs, ino);
 	struct statvfs sv;
-	int r;
+	int r, fd;
 
 	if (!in) {
 		fuse_reply_err(req, pt_miss_err());
 		return;
 	}
-	r = fstatvfs(pt_inode_fd(in), &sv) < 0 ? -errno : 0;
+	fd = pt_inode_fd_get(fs, in);
+	r = fd < 0 ? fd : fstatvfs(fd, &sv) < 0 ? -errno : 0;
+	pt_inode_fd_put(fs, in, fd);
 	pt_inode_put(fs, in);
 	if (r)
 		pt_reply_err(req, r);
@@ -242,7 +261,7 @@ void pt_op_access(fuse_req_t req, fuse_ino_t ino, int mask)
 	struct pt_inode *in;
 	struct pt_cred cred;
 	char fdn[24];
-	int r;
+	int r, fd;
 
 	if (mask & ~(R_OK | W_OK | X_OK)) {
 		fuse_reply_err(req, EINVAL);
@@ -257,8 +276,9 @@ void pt_op_access(fuse_req_t req, fuse_ino_t ino, int mask)
 		fuse_reply_err(req, pt_miss_err());
 		return;
 	}
-	pt_fdname(pt_inode_fd(in), fdn, sizeof(fdn));
-	r = pt_cred_enter(fs, req, &cred);
+	fd = pt_inode_fd_get(fs, in);
+	pt_fdname(fd, fdn, sizeof(fdn));
+	r = fd < 0 ? fd : pt_cred_enter(fs, req, &cred);
 	if (!r) {
 		/* Only euid/fsuid are switched (the real uid stays 0), so the
 		 * check must use the effective ids. */
@@ -266,6 +286,7 @@ void pt_op_access(fuse_req_t req, fuse_ino_t ino, int mask)
 			    -errno : 0;
 		pt_cred_leave(fs, &cred);
 	}
+	pt_inode_fd_put(fs, in, fd);
 	pt_inode_put(fs, in);
 	pt_reply_err(req, r);
 }

@@ -113,10 +113,10 @@ static void make_node(fuse_req_t req, fuse_ino_t parent, const char *name,
 		fuse_reply_err(req, pt_miss_err());
 		return;
 	}
-	pfd = pt_inode_fd(p);
+	pfd = pt_inode_fd_get(fs, p);
 	if (!target)
 		mode &= ~pt_newnode_umask(fs, req, p);
-	r = pt_cred_enter(fs, req, &cred);
+	r = pfd < 0 ? pfd : pt_cred_enter(fs, req, &cred);
 	if (!r) {
 		if (target)
 			r = symlinkat(target, pfd, name);
@@ -129,6 +129,7 @@ static void make_node(fuse_req_t req, fuse_ino_t parent, const char *name,
 	}
 	if (!r)
 		r = new_node_secctx(fs, req, pfd, name, S_ISDIR(mode));
+	pt_inode_fd_put(fs, p, pfd);
 	if (!r)
 		r = pt_do_lookup(fs, p, name, &e, NULL);
 	pt_inode_put(fs, p);
@@ -176,7 +177,7 @@ void pt_op_link(fuse_req_t req, fuse_ino_t ino, fuse_ino_t newparent,
 	struct pt_inode *in, *np;
 	struct pt_cred cred;
 	char fdn[24];
-	int r;
+	int r, ifd, nfd;
 
 	if (fs->cfg.readonly) {
 		fuse_reply_err(req, EROFS);
@@ -195,14 +196,18 @@ void pt_op_link(fuse_req_t req, fuse_ino_t ino, fuse_ino_t newparent,
 	}
 	/* linkat(fd, "", AT_EMPTY_PATH) needs CAP_DAC_READ_SEARCH; the
 	 * /proc/self/fd magic link gives the same without it. */
-	pt_fdname(pt_inode_fd(in), fdn, sizeof(fdn));
-	r = pt_cred_enter(fs, req, &cred);
+	ifd = pt_inode_fd_get(fs, in);
+	nfd = pt_inode_fd_get(fs, np);
+	pt_fdname(ifd, fdn, sizeof(fdn));
+	r = ifd < 0 ? ifd : nfd < 0 ? nfd : pt_cred_enter(fs, req, &cred);
 	if (!r) {
-		r = linkat(fs->proc_self_fd, fdn, pt_inode_fd(np), newname,
+		r = linkat(fs->proc_self_fd, fdn, nfd, newname,
 			   AT_SYMLINK_FOLLOW);
 		r = r < 0 ? -errno : 0;
 		pt_cred_leave(fs, &cred);
 	}
+	pt_inode_fd_put(fs, in, ifd);
+	pt_inode_fd_put(fs, np, nfd);
 	if (!r)
 		r = pt_do_lookup(fs, np, newname, &e, NULL);
 out:
@@ -222,7 +227,7 @@ static void remove_name(fuse_req_t req, fuse_ino_t parent, const char *name,
 	struct pt_fs *fs = pt_req_fs(req);
 	struct pt_inode *p;
 	struct pt_cred cred;
-	int r;
+	int r, pfd;
 
 	if (fs->cfg.readonly) {
 		fuse_reply_err(req, EROFS);
@@ -238,11 +243,13 @@ static void remove_name(fuse_req_t req, fuse_ino_t parent, const char *name,
 		fuse_reply_err(req, pt_miss_err());
 		return;
 	}
-	r = pt_cred_enter(fs, req, &cred);
+	pfd = pt_inode_fd_get(fs, p);
+	r = pfd < 0 ? pfd : pt_cred_enter(fs, req, &cred);
 	if (!r) {
-		r = unlinkat(pt_inode_fd(p), name, flags) < 0 ? -errno : 0;
+		r = unlinkat(pfd, name, flags) < 0 ? -errno : 0;
 		pt_cred_leave(fs, &cred);
 	}
+	pt_inode_fd_put(fs, p, pfd);
 	if (!r && atomic_load(&fs->mig_tracking))
 		pt_track_remove(fs, p, name);
 	pt_inode_put(fs, p);
@@ -291,12 +298,18 @@ void pt_op_rename(fuse_req_t req, fuse_ino_t parent, const char *name,
 	if (!p || !np) {
 		r = -pt_miss_err();
 	} else {
-		r = pt_cred_enter(fs, req, &cred);
+		int pfd = pt_inode_fd_get(fs, p);
+		int nfd = pt_inode_fd_get(fs, np);
+
+		r = pfd < 0 ? pfd : nfd < 0 ? nfd :
+		    pt_cred_enter(fs, req, &cred);
 		if (!r) {
-			r = renameat2(pt_inode_fd(p), name, pt_inode_fd(np),
-				      newname, flags) < 0 ? -errno : 0;
+			r = renameat2(pfd, name, nfd, newname, flags) < 0 ?
+			    -errno : 0;
 			pt_cred_leave(fs, &cred);
 		}
+		pt_inode_fd_put(fs, p, pfd);
+		pt_inode_fd_put(fs, np, nfd);
 		if (!r && atomic_load(&fs->mig_tracking))
 			pt_track_rename(fs, p, name, np, newname, flags);
 	}

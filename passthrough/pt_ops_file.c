@@ -125,7 +125,7 @@ void pt_op_create(fuse_req_t req, fuse_ino_t parent, const char *name,
 	const void *sval;
 	size_t ssize;
 	bool secctx, created = false;
-	int fd, flags;
+	int fd, flags, pfd;
 
 	if (fs->cfg.readonly) {
 		fuse_reply_err(req, EROFS);
@@ -149,15 +149,16 @@ void pt_op_create(fuse_req_t req, fuse_ino_t parent, const char *name,
 	flags = pt_open_flags(fs, fi->flags) | O_CREAT | O_NOFOLLOW |
 		(secctx ? O_EXCL : fi->flags & O_EXCL);
 	mode &= ~pt_newnode_umask(fs, req, p);
-	fd = pt_cred_enter(fs, req, &cred);
+	pfd = pt_inode_fd_get(fs, p);
+	fd = pfd < 0 ? pfd : pt_cred_enter(fs, req, &cred);
 	if (!fd) {
-		fd = openat(pt_inode_fd(p), name, flags, mode & 07777);
+		fd = openat(pfd, name, flags, mode & 07777);
 		if (fd < 0)
 			fd = -errno;
 		else
 			created = secctx;
 		if (fd == -EEXIST && secctx && !(fi->flags & O_EXCL)) {
-			fd = openat(pt_inode_fd(p), name,
+			fd = openat(pfd, name,
 				    flags & ~(O_CREAT | O_EXCL), 0);
 			if (fd < 0)
 				fd = -errno;
@@ -169,10 +170,11 @@ void pt_op_create(fuse_req_t req, fuse_ino_t parent, const char *name,
 
 		if (r) {
 			close(fd);
-			unlinkat(pt_inode_fd(p), name, 0);
+			unlinkat(pfd, name, 0);
 			fd = r;
 		}
 	}
+	pt_inode_fd_put(fs, p, pfd);
 	if (fd < 0)
 		pt_reply_err(req, fd);
 	else
@@ -187,7 +189,7 @@ void pt_op_tmpfile(fuse_req_t req, fuse_ino_t parent, mode_t mode,
 	struct pt_fs *fs = pt_req_fs(req);
 	struct pt_inode *p;
 	struct pt_cred cred;
-	int fd;
+	int fd, pfd;
 
 	if (fs->cfg.readonly) {
 		fuse_reply_err(req, EROFS);
@@ -199,15 +201,17 @@ void pt_op_tmpfile(fuse_req_t req, fuse_ino_t parent, mode_t mode,
 		return;
 	}
 	mode &= ~pt_newnode_umask(fs, req, p);
-	fd = pt_cred_enter(fs, req, &cred);
+	pfd = pt_inode_fd_get(fs, p);
+	fd = pfd < 0 ? pfd : pt_cred_enter(fs, req, &cred);
 	if (!fd) {
-		fd = openat(pt_inode_fd(p), ".",
+		fd = openat(pfd, ".",
 			    pt_open_flags(fs, fi->flags) | O_TMPFILE,
 			    mode & 07777);
 		if (fd < 0)
 			fd = -errno;
 		pt_cred_leave(fs, &cred);
 	}
+	pt_inode_fd_put(fs, p, pfd);
 	if (fd >= 0) {
 		/* Unnamed: closing it is the undo. */
 		int r = pt_newnode_secctx(fs, req, fd, false);

@@ -125,10 +125,11 @@ static ssize_t do_xattr(fuse_req_t req, struct pt_fs *fs, fuse_ino_t ino,
 			r = xcall_fd(fd, x);
 		} else {
 			char path[64];
+			int pfd = pt_inode_fd_get(fs, in);
 
-			snprintf(path, sizeof(path), "/proc/self/fd/%d",
-				 pt_inode_fd(in));
-			r = xcall_path(path, x);
+			snprintf(path, sizeof(path), "/proc/self/fd/%d", pfd);
+			r = pfd < 0 ? (errno = -pfd, -1) : xcall_path(path, x);
+			pt_inode_fd_put(fs, in, pfd);
 		}
 		if (r < 0)
 			r = -errno;

@@ -283,9 +283,6 @@ static void log_start(const struct vfs_options *o)
 		 on_off(o->pt.announce_submounts), on_off(o->pt.killpriv_v2),
 		 on_off(o->pt.allow_direct_io), on_off(o->pt.allow_mmap),
 		 ifh[o->pt.inode_file_handles]);
-	if (o->pt.inode_file_handles == PT_FH_PREFER)
-		LOG_INFO("--inode-file-handles=prefer: this build references "
-			 "inodes by O_PATH fds only (the fallback prefer allows)");
 	if (o->tag)
 		LOG_INFO("--tag %s: accepted, not advertised (no "
 			 "VHOST_USER_PROTOCOL_F_CONFIG; the front-end's tag= is "
@@ -351,6 +348,7 @@ int main(int argc, char **argv)
 	}
 	if (vfs_sandbox_seal(&o) ||
 	    vfs_caps_drop(o.pt.inode_file_handles != PT_FH_NEVER, &o.modcaps) ||
+	    pt_fs_start(fs) ||
 	    sc_install((enum sc_action)o.seccomp, o.syslog))
 		return 1;
 	se = fuse_virtio_session_new(pt_lowlevel_ops(),

@@ -85,13 +85,6 @@ static int bad_value(const char *opt, const char *value)
 	return -EINVAL;
 }
 
-static int unsupported(const char *opt)
-{
-	fprintf(stderr, "virtiofsd: option '%s' is not supported by this build\n",
-		opt);
-	return -EINVAL;
-}
-
 /* --xattrmap / -o xattrmap=: parse now, so that errors name the option;
  * the last occurrence wins. */
 static int set_xattrmap(struct vfs_options *o, const char *opt,
@@ -355,13 +348,11 @@ int vfs_parse_options(int argc, char **argv, struct vfs_options *o)
 
 			if (i < 0 && strcmp(optarg, "fallback") == 0)
 				i = PT_FH_PREFER;
-			/* prefer: file handles where possible, O_PATH fds
-			 * elsewhere; this build has fds only, which prefer
-			 * allows (main.c says so in the log). */
+			/* prefer: file handles where they work, O_PATH fds
+			 * elsewhere; mandatory: handles or no start
+			 * (passthrough/pt_fhandle.c decides at start). */
 			if (i < 0)
 				ret = bad_value("--inode-file-handles", optarg);
-			else if (i == PT_FH_MANDATORY)
-				ret = unsupported("--inode-file-handles=mandatory");
 			else
 				o->pt.inode_file_handles =
 					(enum pt_inode_file_handles)i;
@@ -542,8 +533,9 @@ void vfs_print_help(const char *prog)
 	       "  --no-announce-submounts   do not flag mount points\n"
 	       "  --killpriv-v2 | --no-killpriv-v2  server-side suid/sgid clearing\n"
 	       "  --preserve-noatime        keep O_NOATIME\n"
-	       "  --inode-file-handles=never|prefer|mandatory  inode references\n"
-	       "                            (this build: O_PATH fds; mandatory fails)\n"
+	       "  --inode-file-handles=never|prefer|mandatory  hold inodes by\n"
+	       "                            file handles instead of O_PATH fds\n"
+	       "                            (needs CAP_DAC_READ_SEARCH)\n"
 	       "  --migration-mode find-paths|file-handles  how the source\n"
 	       "                            describes inodes (default find-paths)\n"
 	       "  --migration-on-error abort|guest-error  destination policy\n"
