@@ -298,6 +298,7 @@ static const struct fuse_lowlevel_ops pt_ops = {
 	.setlk = pt_op_setlk,
 	.flock = pt_op_flock,
 	.ioctl = pt_op_ioctl,
+	.poll = pt_op_poll,
 	.fallocate = pt_op_fallocate,
 	.copy_file_range = pt_op_copy_file_range,
 	.lseek = pt_op_lseek,

@@ -731,6 +731,10 @@ void pt_op_getxattr(fuse_req_t req, fuse_ino_t ino, const char *name,
 void pt_op_listxattr(fuse_req_t req, fuse_ino_t ino, size_t size);
 void pt_op_removexattr(fuse_req_t req, fuse_ino_t ino, const char *name);
 
+/* pt_ops_poll.c */
+void pt_op_poll(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi,
+		struct fuse_pollhandle *ph);
+
 /* pt_ops_ioctl.c */
 void pt_op_ioctl(fuse_req_t req, fuse_ino_t ino, unsigned int cmd, void *arg,
 		 struct fuse_file_info *fi, unsigned flags, const void *in_buf,

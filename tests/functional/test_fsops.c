@@ -4,6 +4,7 @@
  * side of the shared directory.
  */
 #include <errno.h>
+#include <poll.h>
 #include <fcntl.h>
 #include <limits.h>
 #include <stdio.h>
@@ -775,6 +776,54 @@ static void t_bad_names(void)
 	vfe_env_down(&e);
 }
 
+/* POLL on a regular file reports it ready; a bad fh is EBADF; BMAP is
+ * not implemented (ENOSYS). */
+static void t_poll_bmap(void)
+{
+	struct vfe_env e;
+	struct fuse_entry_out ent;
+	struct fuse_open_out op;
+	struct fuse_poll_in pin;
+	struct fuse_poll_out pout;
+	struct fuse_bmap_in bin;
+	struct fuse_bmap_out bout;
+	struct vfe_fuse_call c;
+
+	vfe_env_up(&e, NULL);
+	CHECK_OK(vfe_fuse_create(&e.f, ROOT, "p", O_RDWR | O_CREAT | O_EXCL,
+				 S_IFREG | 0644, &ent, &op));
+	memset(&pin, 0, sizeof(pin));
+	pin.fh = op.fh;
+	pin.events = POLLIN | POLLOUT;
+	memset(&c, 0, sizeof(c));
+	c.opcode = FUSE_POLL;
+	c.nodeid = ent.nodeid;
+	c.in[0] = (struct iovec){ &pin, sizeof(pin) };
+	c.nin = 1;
+	c.out = &pout;
+	c.out_cap = sizeof(pout);
+	c.queue = VFE_Q_DEFAULT;
+	CHECK_OK(vfe_fuse_call(&e.f, &c));
+	CHECK_EQ(c.out_len, sizeof(pout));
+	CHECK_EQ(pout.revents & (POLLIN | POLLOUT), POLLIN | POLLOUT);
+	pin.fh = op.fh + 1000;
+	CHECK_ERR(vfe_fuse_call(&e.f, &c), -EBADF);
+
+	memset(&bin, 0, sizeof(bin));
+	bin.block = 0;
+	bin.blocksize = 4096;
+	memset(&c, 0, sizeof(c));
+	c.opcode = FUSE_BMAP;
+	c.nodeid = ent.nodeid;
+	c.in[0] = (struct iovec){ &bin, sizeof(bin) };
+	c.nin = 1;
+	c.out = &bout;
+	c.out_cap = sizeof(bout);
+	c.queue = VFE_Q_DEFAULT;
+	CHECK_ERR(vfe_fuse_call(&e.f, &c), -ENOSYS);
+	vfe_env_down(&e);
+}
+
 static const struct vfe_test tests[] = {
 	{ "lookup_getattr", t_lookup_getattr, 0 },
 	{ "forget_lookup_count", t_forget_lookup_count, 0 },
@@ -790,6 +839,7 @@ static const struct vfe_test tests[] = {
 	{ "mknod", t_mknod, 0 },
 	{ "statfs_access", t_statfs_access, 0 },
 	{ "bad_names", t_bad_names, 0 },
+	{ "poll_bmap", t_poll_bmap, 0 },
 };
 
 int main(int argc, char **argv)
