@@ -108,6 +108,7 @@ static const char *const cache_names[] = { "auto", "always", "never",
 static const char *const kind_names[] = {
 	[PT_MIG_ROOT] = "ROOT", [PT_MIG_PATH] = "PATH",
 	[PT_MIG_UNLINKED] = "UNLINKED", [PT_MIG_INVALID] = "INVALID",
+	[PT_MIG_FHANDLE] = "FHANDLE",
 };
 
 struct printer {
@@ -141,6 +142,8 @@ static const char *section_name(uint32_t type)
 	case MIG_SEC_INODES: return "INODES";
 	case MIG_SEC_HANDLES: return "HANDLES";
 	case MIG_SEC_COUNTERS: return "COUNTERS";
+	case MIG_SEC_FHANDLES: return "FHANDLES";
+	case MIG_SEC_MOUNTS: return "MOUNTS";
 	case MIG_SEC_END: return "END";
 	default: return "unknown";
 	}
@@ -346,26 +349,94 @@ static void print_inodes(struct printer *P, struct mig_cur *c)
 		}
 		fprintf(out, "  inode %" PRIu64 ": lookups %" PRIu64
 			", generation %" PRIu64 ", kind %s", nodeid, nlookup,
-			gen, kind < 4 ? kind_names[kind] : "unknown");
+			gen, kind <= PT_MIG_FHANDLE ? kind_names[kind] :
+			"unknown");
 		if (kind == PT_MIG_INVALID)
 			fprintf(out, ", errno %" PRIu64 " (%s)", parent,
 				parent < 4096 ? strerror((int)parent) : "?");
+		else if (kind == PT_MIG_FHANDLE)
+			fprintf(out, ", mount %" PRIu64, parent);
 		else
 			fprintf(out, ", parent %" PRIu64, parent);
-		fputs(", name ", out);
-		print_name(out, name, namelen);
+		if (kind == PT_MIG_FHANDLE && namelen >= 5) {
+			fprintf(out, ", handle type %" PRId32 ", %u bytes ",
+				(int32_t)((uint32_t)name[0] |
+					  (uint32_t)name[1] << 8 |
+					  (uint32_t)name[2] << 16 |
+					  (uint32_t)name[3] << 24),
+				namelen - 4u);
+			for (unsigned k = 4; k < namelen; k++)
+				fprintf(out, "%02x", name[k]);
+		} else {
+			fputs(", name ", out);
+			print_name(out, name, namelen);
+		}
 		fputc('\n', out);
 		P->inodes++;
-		if (kind > PT_MIG_INVALID)
+		if (kind > PT_MIG_FHANDLE)
 			err_line(P, "inode %" PRIu64 ": unknown kind %u", nodeid,
 				 kind);
-		if (namelen > 255)
+		if (kind == PT_MIG_FHANDLE && (namelen < 5 || namelen > 132))
+			err_line(P, "inode %" PRIu64 ": file handle of %u bytes",
+				 nodeid, namelen);
+		else if (kind != PT_MIG_FHANDLE && namelen > 255)
 			err_line(P, "inode %" PRIu64 ": name of %u bytes", nodeid,
 				 namelen);
 		if (nodeid == 0)
 			err_line(P, "inode with node id 0");
 	}
 	check_done(P, c, "INODES");
+}
+
+static void print_mounts(struct printer *P, struct mig_cur *c)
+{
+	FILE *out = P->out;
+	uint32_t count = mig_c_u32(c);
+
+	if (c->bad) {
+		err_line(P, "MOUNTS section without a count");
+		return;
+	}
+	fprintf(out, "  count: %" PRIu32 "\n", count);
+	if (!P->sessions)
+		err_line(P, "MOUNTS before SESSION");
+	for (uint32_t i = 0; i < count; i++) {
+		uint64_t id = mig_c_u64(c);
+		uint16_t len = mig_c_u16(c);
+		const uint8_t *path = c->bad ? NULL : mig_c_bytes(c, len);
+
+		if (c->bad) {
+			err_line(P, "MOUNTS: truncated at entry %" PRIu32 " of %"
+				 PRIu32, i, count);
+			return;
+		}
+		fprintf(out, "  mount %" PRIu64 ": path ", id);
+		print_name(out, path, len);
+		fputc('\n', out);
+	}
+	check_done(P, c, "MOUNTS");
+}
+
+static void print_fhandles(struct printer *P, struct mig_cur *c)
+{
+	FILE *out = P->out;
+
+	while (c->left) {
+		uint64_t nodeid = mig_c_u64(c);
+		int32_t type = (int32_t)mig_c_u32(c);
+		uint16_t len = mig_c_u16(c);
+		const uint8_t *b = c->bad ? NULL : mig_c_bytes(c, len);
+
+		if (c->bad) {
+			err_line(P, "FHANDLES: truncated");
+			return;
+		}
+		fprintf(out, "  inode %" PRIu64 ": handle type %" PRId32
+			", %u bytes ", nodeid, type, len);
+		for (unsigned k = 0; k < len; k++)
+			fprintf(out, "%02x", b[k]);
+		fputc('\n', out);
+	}
 }
 
 static void print_handles(struct printer *P, struct mig_cur *c)
@@ -484,6 +555,8 @@ int mig_print(int fd, FILE *out)
 		case MIG_SEC_INODES: print_inodes(&P, &c); break;
 		case MIG_SEC_HANDLES: print_handles(&P, &c); break;
 		case MIG_SEC_COUNTERS: print_counters(&P, &c); break;
+		case MIG_SEC_MOUNTS: print_mounts(&P, &c); break;
+		case MIG_SEC_FHANDLES: print_fhandles(&P, &c); break;
 		default: print_unknown(&P, type, flags, &c); break;
 		}
 	}

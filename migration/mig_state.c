@@ -135,6 +135,31 @@ static int fhandle_cb(const struct pt_mig_fhandle *h, void *arg)
 	return 0;
 }
 
+struct mount_list {
+	struct mig_writer *w;
+	uint32_t n;
+	bool open;
+};
+
+/* MOUNTS: one section, u32 count then {u64 mount id, u16 length, path}. */
+static int mount_cb(const struct pt_mig_mount *m, void *arg)
+{
+	struct mount_list *l = arg;
+
+	l->n++;
+	mig_w_u64(l->w, m->mnt_id);
+	mig_w_u16(l->w, m->pathlen);
+	mig_w_bytes(l->w, m->path, m->pathlen);
+	return 0;
+}
+
+static int count_cb(const struct pt_mig_mount *m, void *arg)
+{
+	(void)m;
+	(*(uint32_t *)arg)++;
+	return 0;
+}
+
 struct handle_list {
 	struct pt_mig_handle *v;
 	size_t n, cap;
@@ -186,6 +211,7 @@ int mig_save(struct mig_ctx *ctx, int fd)
 	struct fh_batch fb = { .w = &w };
 	uint8_t cfg[CFG_N];
 	uint64_t next_nodeid, next_fh;
+	uint32_t nmounts = 0;
 	double t0 = now_ms();
 	int ret;
 
@@ -215,6 +241,20 @@ int mig_save(struct mig_ctx *ctx, int fd)
 		goto fail;
 	if (fb.open)
 		mig_w_end(&w);
+
+	ret = pt_mig_foreach_mount(ctx->fs, count_cb, &nmounts);
+	if (ret)
+		goto fail;
+	if (nmounts) {
+		struct mount_list ml = { .w = &w };
+
+		mig_w_begin(&w, MIG_SEC_MOUNTS, MIG_SECF_MUST_UNDERSTAND);
+		mig_w_u32(&w, nmounts);
+		ret = pt_mig_foreach_mount(ctx->fs, mount_cb, &ml);
+		mig_w_end(&w);
+		if (ret)
+			goto fail;
+	}
 
 	ret = pt_mig_foreach_inode(ctx->fs, inode_cb, &ib);
 	if (ret)
@@ -368,6 +408,38 @@ static int load_inodes(struct loader *L, struct mig_cur *c)
 	return cur_done(c, "INODES");
 }
 
+static int load_mounts(struct loader *L, struct mig_cur *c)
+{
+	uint32_t count;
+
+	if (!L->pl) {
+		LOG_ERR("migration: MOUNTS before SESSION");
+		return -EBADMSG;
+	}
+	count = mig_c_u32(c);
+	if (c->bad || count > c->left / 10) {
+		LOG_ERR("migration: MOUNTS: count %u does not fit the section",
+			count);
+		return -EBADMSG;
+	}
+	for (uint32_t i = 0; i < count; i++) {
+		struct pt_mig_mount m;
+		int ret;
+
+		m.mnt_id = mig_c_u64(c);
+		m.pathlen = mig_c_u16(c);
+		m.path = (const char *)mig_c_bytes(c, m.pathlen);
+		if (c->bad) {
+			LOG_ERR("migration: MOUNTS section truncated");
+			return -EBADMSG;
+		}
+		ret = pt_mig_load_mount(L->pl, &m);
+		if (ret)
+			return ret;
+	}
+	return cur_done(c, "MOUNTS");
+}
+
 static int load_fhandles(struct loader *L, struct mig_cur *c)
 {
 	if (!L->pl) {
@@ -506,6 +578,9 @@ int mig_load(struct mig_ctx *ctx, int fd)
 			break;
 		case MIG_SEC_FHANDLES:
 			ret = load_fhandles(&L, &c);
+			break;
+		case MIG_SEC_MOUNTS:
+			ret = load_mounts(&L, &c);
 			break;
 		default:
 			if (flags & MIG_SECF_MUST_UNDERSTAND) {

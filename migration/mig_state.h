@@ -26,6 +26,8 @@ enum mig_section {
 	MIG_SEC_COUNTERS = 5,   /* must-understand */
 	MIG_SEC_FHANDLES = 6,   /* optional, before INODES: file handles to
 				 * verify (--migration-verify-handles) */
+	MIG_SEC_MOUNTS = 7,     /* must-understand, before INODES: the mounts
+				 * of FHANDLE inodes (file-handles mode) */
 };
 
 /* CONFIG section: one byte per field, in this order (the cache mode is

@@ -137,6 +137,17 @@ enum pt_mig_kind {
 	PT_MIG_PATH = 1,      /* name in directory node `parent` */
 	PT_MIG_UNLINKED = 2,  /* name in PT_MIG_DIR; removed after loading */
 	PT_MIG_INVALID = 3,   /* lost on the source: `parent` holds the errno */
+	PT_MIG_FHANDLE = 4,   /* --migration-mode=file-handles: `parent` is
+			       * the source's mount id, `name` the i32 handle
+			       * type (little-endian) + the handle bytes */
+};
+
+/* One mount of FHANDLE inodes: its source mount id and the path, relative
+ * to the shared dir (raw bytes, "" = the shared dir), to open it by. */
+struct pt_mig_mount {
+	uint64_t mnt_id;
+	const char *path;
+	uint16_t pathlen;
 };
 
 /* One inode as migrated.  name is raw bytes (not NUL-terminated, any
@@ -197,6 +208,12 @@ int pt_mig_foreach_fhandle(struct pt_fs *fs,
 			   int (*cb)(const struct pt_mig_fhandle *h, void *arg),
 			   void *arg);
 
+/* Call cb for every mount the prepared FHANDLE inodes are on (file-handles
+ * mode; none otherwise); as pt_mig_foreach_inode(). */
+int pt_mig_foreach_mount(struct pt_fs *fs,
+			 int (*cb)(const struct pt_mig_mount *m, void *arg),
+			 void *arg);
+
 /* Call cb for every open handle; as pt_mig_foreach_inode(). */
 int pt_mig_foreach_handle(struct pt_fs *fs,
 			  int (*cb)(const struct pt_mig_handle *h, void *arg),
@@ -228,6 +245,12 @@ struct pt_mig_load *pt_mig_load_begin(struct pt_fs *fs, uint64_t fuse_flags,
  * inode itself): the staged inode is compared with it.  0 or a negative
  * errno. */
 int pt_mig_load_fhandle(struct pt_mig_load *l, const struct pt_mig_fhandle *h);
+
+/* Stage one mount of FHANDLE inodes (before them): checks
+ * CAP_DAC_READ_SEARCH once, opens the path beneath the shared dir (a
+ * failure is applied to its inodes under --migration-on-error).  0 or a
+ * negative errno. */
+int pt_mig_load_mount(struct pt_mig_load *l, const struct pt_mig_mount *m);
 
 /* Stage one inode (its parent must be staged already): opens it, touching
  * no table.  0 or a negative errno (the caller then aborts). */

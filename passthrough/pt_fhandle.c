@@ -261,6 +261,15 @@ static int open_handle(struct pt_fs *fs, int mount_fd, int32_t type,
 	return fd < 0 ? -err : fd;
 }
 
+/* Open a raw handle; see pt_internal.h. */
+int pt_fh_open_raw(struct pt_fs *fs, int mount_fd, int32_t type,
+		   const uint8_t *bytes, uint16_t len, int flags)
+{
+	if (!len || len > PT_FH_MAX)
+		return -EINVAL;
+	return open_handle(fs, mount_fd, type, bytes, len, flags);
+}
+
 /* Open in by its handle with flags. */
 int pt_fh_open(struct pt_fs *fs, const struct pt_inode *in, int flags)
 {

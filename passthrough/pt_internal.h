@@ -599,6 +599,10 @@ int pt_fh_make(struct pt_fs *fs, int fd, uint64_t mnt_id,
 /* Open inode in (which has a handle) with open_by_handle_at(flags), as
  * the daemon.  fd or negative errno. */
 int pt_fh_open(struct pt_fs *fs, const struct pt_inode *in, int flags);
+/* Open a raw handle on the mount fd mount_fd with flags (as the daemon,
+ * emptying the cache and retrying once on EMFILE).  fd or -errno. */
+int pt_fh_open_raw(struct pt_fs *fs, int mount_fd, int32_t type,
+		   const uint8_t *bytes, uint16_t len, int flags);
 /* Same for a handle from pt_fh_make(). */
 int pt_fh_open_buf(struct pt_fs *fs, const struct pt_fh_buf *b, int flags);
 /* Offer an O_PATH fd of in (taken over) to the cache: kept when in has

@@ -31,12 +31,18 @@
  * --migration-confirm-paths every path is checked once more.  The loader
  * applies --migration-on-error to entries it cannot restore.
  *
+ * --migration-mode=file-handles: no path is looked for; every inode but
+ * the root is sent as {mount id, file handle} and every mount used by a
+ * path to open it by (pt_mig_fh.c); the destination opens the mounts,
+ * then the handles.
+ *
  * Locking: called from the vhost-user transfer thread while the rings are
  * stopped; pt_mig_prepare holds fs->mig_lock (the tracker cannot be
  * started or stopped meanwhile); the table functions take their own shard
  * locks.
  *
  * Syscalls: readlinkat, openat, statx, newfstatat, name_to_handle_at,
+ * open_by_handle_at,
  * sysinfo (glibc's qsort of a large table), mkdirat, linkat, unlinkat,
  * getdents64, copy_file_range, read, write, fchmod, fchown, futimens,
  * close.
@@ -51,6 +57,7 @@
 #include <unistd.h>
 #include <linux/fuse.h>
 #include "pt_internal.h"
+#include "pt_mig_fh.h"
 #include "log.h"
 
 #ifndef FUSE_CREATE_SUPP_GROUP
@@ -168,6 +175,12 @@ struct pt_mig_src {
 	char root_path[PATH_MAX];
 	size_t root_len;
 	unsigned seq;
+	struct src_mnt {        /* file-handles mode: mounts in the records */
+		uint64_t mnt_id;
+		char *path;
+		int err;        /* no path: its inodes are invalid */
+	} *mnts;
+	size_t nmnts;
 };
 
 /* True when name in parent is the hidden migration directory. */
@@ -617,9 +630,86 @@ static void src_free(struct pt_fs *fs, struct pt_mig_src *s, bool put)
 	free(s->v);
 	free(s->order);
 	imap_free(&s->by_id);
+	for (size_t i = 0; i < s->nmnts; i++)
+		free(s->mnts[i].path);
+	free(s->mnts);
+	s->mnts = NULL;
+	s->nmnts = 0;
 	s->v = NULL;
 	s->order = NULL;
 	s->n = s->cap = 0;
+}
+
+/* file-handles mode: the mount entry of mnt_id, its path looked up when
+ * new.  NULL on ENOMEM. */
+static struct src_mnt *src_mount(struct pt_fs *fs, struct pt_mig_src *s,
+				 uint64_t mnt_id)
+{
+	char path[PATH_MAX];
+	struct src_mnt *m, *nv;
+	int r;
+
+	for (size_t i = 0; i < s->nmnts; i++)
+		if (s->mnts[i].mnt_id == mnt_id)
+			return &s->mnts[i];
+	nv = realloc(s->mnts, (s->nmnts + 1) * sizeof(*nv));
+	if (!nv)
+		return NULL;
+	s->mnts = nv;
+	m = &s->mnts[s->nmnts];
+	memset(m, 0, sizeof(*m));
+	m->mnt_id = mnt_id;
+	r = pt_migfh_mount_path(fs, s->root_path, s->root_len, mnt_id, path,
+				sizeof(path));
+	if (r < 0 || r > UINT16_MAX) {
+		m->err = r < 0 ? -r : ENAMETOOLONG;
+		LOG_WARN("migration: mount %llu: no path in the shared dir "
+			 "(%s); its inodes cannot be migrated",
+			 (unsigned long long)mnt_id, strerror(m->err));
+	} else {
+		m->path = strdup(path);
+		if (!m->path)
+			return NULL;
+		LOG_DBG("migration: mount %llu at \"%s\"",
+			(unsigned long long)mnt_id, path);
+	}
+	s->nmnts++;
+	return m;
+}
+
+/* file-handles mode: every record is its file handle + mount. */
+static int prepare_fhandles(struct pt_fs *fs, struct pt_mig_src *s)
+{
+	uint8_t buf[PT_MIGFH_MAX];
+
+	for (size_t i = 0; i < s->n; i++) {
+		struct src_rec *r = &s->v[i];
+		struct src_mnt *m;
+		uint64_t mnt_id;
+		int len;
+
+		if (r->kind != KIND_UNSET)
+			continue;   /* forwarded invalid id */
+		if (r->in->is_root) {
+			set_loc(r, PT_MIG_ROOT, 0, NULL, 0, 0);
+			continue;
+		}
+		len = pt_migfh_record(fs, r->in, &mnt_id, buf);
+		if (len < 0) {
+			set_invalid(r, -len, "no file handle");
+			continue;
+		}
+		m = src_mount(fs, s, mnt_id);
+		if (!m)
+			return -ENOMEM;
+		if (m->err) {
+			set_invalid(r, m->err, "its mount has no path");
+			continue;
+		}
+		set_loc(r, PT_MIG_FHANDLE, mnt_id, (const char *)buf,
+			(size_t)len, 1);
+	}
+	return 0;
 }
 
 static void links_remove(struct pt_fs *fs, struct pt_mig_src *s)
@@ -805,7 +895,7 @@ int pt_mig_prepare(struct pt_fs *fs)
 	tracked = pt_track_active(fs);
 	pt_track_pause(fs);
 	pt_track_stats(fs, &trecs, &tcoll);
-	if (!tracked)
+	if (!tracked && fs->cfg.mig_mode != PT_MIG_MODE_FILE_HANDLES)
 		LOG_WARN("migration: no dirty logging before the save (a "
 			 "snapshot?): collecting the paths now, during the "
 			 "downtime");
@@ -838,6 +928,12 @@ int pt_mig_prepare(struct pt_fs *fs)
 	ret = pt_invalid_foreach_inode(fs, add_invalid_cb, s);
 	if (ret)
 		goto fail;
+	if (fs->cfg.mig_mode == PT_MIG_MODE_FILE_HANDLES) {
+		ret = prepare_fhandles(fs, s);
+		if (ret)
+			goto fail;
+		tracked = false;
+	}
 	/* Pre-copy records: one fstatat each. */
 	for (size_t i = 0; tracked && i < s->n; i++) {
 		struct src_rec *r = &s->v[i];
@@ -891,6 +987,9 @@ int pt_mig_prepare(struct pt_fs *fs)
 			 "%.1f ms", tcoll >= 0 ? "complete" : "incomplete",
 			 (unsigned long long)trecs, "", verified, s->n, walked,
 			 ms_now() - t0);
+	else if (fs->cfg.mig_mode == PT_MIG_MODE_FILE_HANDLES)
+		LOG_INFO("migration: %zu inodes by file handle on %zu mount(s); "
+			 "prepared in %.1f ms", s->n, s->nmnts, ms_now() - t0);
 	else
 		LOG_INFO("migration: %zu inodes resolved at save; prepared in "
 			 "%.1f ms", s->n, ms_now() - t0);
@@ -899,6 +998,30 @@ fail:
 	pthread_mutex_unlock(&fs->mig_lock);
 	pt_mig_abort(fs);
 	return ret;
+}
+
+/* Emit every mount of the prepared FHANDLE records. */
+int pt_mig_foreach_mount(struct pt_fs *fs,
+			 int (*cb)(const struct pt_mig_mount *m, void *arg),
+			 void *arg)
+{
+	struct pt_mig_src *s = fs->mig;
+
+	if (!s)
+		return -EINVAL;
+	for (size_t i = 0; i < s->nmnts; i++) {
+		struct pt_mig_mount m = { s->mnts[i].mnt_id, s->mnts[i].path,
+					  0 };
+		int r;
+
+		if (s->mnts[i].err)
+			continue;
+		m.pathlen = (uint16_t)strlen(m.path);
+		r = cb(&m, arg);
+		if (r)
+			return r;
+	}
+	return 0;
 }
 
 /* Emit every prepared inode, parents first. */
@@ -1100,6 +1223,12 @@ struct pt_mig_load {
 	uint64_t max_nodeid, max_fh;
 	size_t skipped;
 	bool old_wb, old_sg, old_kp;
+	struct ld_mnt {         /* file-handles mode: the source's mounts */
+		uint64_t mnt_id;
+		int fd, err;
+	} *mv;
+	size_t mn;
+	bool cap_ok;
 };
 
 /* Stage a migrated state; see passthrough.h. */
@@ -1305,6 +1434,69 @@ static int entry_failed(struct pt_mig_load *l, struct ld_ino *x, int err,
 	return 0;
 }
 
+/* Stage one mount; see passthrough.h. */
+int pt_mig_load_mount(struct pt_mig_load *l, const struct pt_mig_mount *m)
+{
+	struct ld_mnt *nv, *x;
+	int ret;
+
+	if (!l->cap_ok) {
+		ret = pt_migfh_check_cap();
+		if (ret)
+			return ret;
+		l->cap_ok = true;
+	}
+	for (size_t i = 0; i < l->mn; i++)
+		if (l->mv[i].mnt_id == m->mnt_id) {
+			LOG_ERR("migration: mount %llu: duplicate",
+				(unsigned long long)m->mnt_id);
+			return -EEXIST;
+		}
+	nv = realloc(l->mv, (l->mn + 1) * sizeof(*nv));
+	if (!nv)
+		return -ENOMEM;
+	l->mv = nv;
+	x = &l->mv[l->mn++];
+	x->mnt_id = m->mnt_id;
+	x->err = 0;
+	x->fd = pt_migfh_open_mount(l->fs, m->path, m->pathlen);
+	if (x->fd < 0) {
+		x->err = -x->fd;
+		LOG_WARN("migration: mount %llu (\"%.*s\"): cannot open it in "
+			 "the shared dir: %s", (unsigned long long)m->mnt_id,
+			 (int)m->pathlen, m->path, strerror(x->err));
+	}
+	return 0;
+}
+
+/* Open a FHANDLE entry e into x (O_PATH fd); 0, or -errno with *why. */
+static int ld_open_fhandle(struct pt_mig_load *l, const struct pt_mig_inode *e,
+			   struct ld_ino *x, const char **why)
+{
+	const uint8_t *b = (const uint8_t *)e->name;
+	struct ld_mnt *m = NULL;
+	int32_t type;
+
+	*why = "invalid file handle";
+	if (e->namelen < 5 || e->namelen > PT_MIGFH_MAX)
+		return -EINVAL;
+	for (size_t i = 0; i < l->mn; i++)
+		if (l->mv[i].mnt_id == e->parent)
+			m = &l->mv[i];
+	*why = "its mount is not in the stream";
+	if (!m)
+		return -EINVAL;
+	*why = "cannot open its mount";
+	if (m->err)
+		return -m->err;
+	type = (int32_t)((uint32_t)b[0] | (uint32_t)b[1] << 8 |
+			 (uint32_t)b[2] << 16 | (uint32_t)b[3] << 24);
+	*why = "open_by_handle_at";
+	x->fd = pt_fh_open_raw(l->fs, m->fd, type, b + 4,
+			       (uint16_t)(e->namelen - 4), O_PATH);
+	return x->fd < 0 ? x->fd : 0;
+}
+
 /* Stage one inode; see passthrough.h. */
 int pt_mig_load_inode(struct pt_mig_load *l, const struct pt_mig_inode *e)
 {
@@ -1451,6 +1643,35 @@ int pt_mig_load_inode(struct pt_mig_load *l, const struct pt_mig_inode *e)
 			}
 		}
 		break;
+	case PT_MIG_FHANDLE: {
+		const char *why;
+
+		strcpy(name, "(file handle)");
+		if (e->nodeid == FUSE_ROOT_ID)
+			return -EINVAL;
+		ret = ld_open_fhandle(l, e, &x, &why);
+		if (ret == -EINVAL) {
+			LOG_ERR("migration: inode %llu: %s",
+				(unsigned long long)e->nodeid, why);
+			return ret;
+		}
+		if (!ret)
+			ret = pt_stat_fd(x.fd, &x.st, &x.mnt_id);
+		if (!ret && ld_key_taken(l, &x.st, x.mnt_id)) {
+			ret = -EEXIST;
+			why = "same host file as another migrated inode";
+		}
+		if (!ret) {
+			ret = ld_hold(l, &x);
+			why = "no file handle";
+		}
+		if (ret) {
+			ret = entry_failed(l, &x, ret, name, why);
+			if (ret)
+				return ret;
+		}
+		break;
+	}
 	default:
 		LOG_ERR("migration: inode %llu: unknown kind %u",
 			(unsigned long long)e->nodeid, e->kind);
@@ -1601,6 +1822,10 @@ static void ld_free(struct pt_mig_load *l)
 	for (size_t i = 0; i < l->hn; i++)
 		if (l->hv[i].fd >= 0)
 			close(l->hv[i].fd);
+	for (size_t i = 0; i < l->mn; i++)
+		if (l->mv[i].fd >= 0)
+			close(l->mv[i].fd);
+	free(l->mv);
 	if (l->hidden_fd >= 0)
 		close(l->hidden_fd);
 	free(l->iv);

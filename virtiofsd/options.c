@@ -479,11 +479,6 @@ int vfs_parse_options(int argc, char **argv, struct vfs_options *o)
 			"'--migration-mode=file-handles'\n");
 		return -EINVAL;
 	}
-	if (o->pt.mig_mode == PT_MIG_MODE_FILE_HANDLES) {
-		fprintf(stderr, "virtiofsd: '--migration-mode=file-handles' is "
-			"not supported by this build (use find-paths)\n");
-		return -EINVAL;
-	}
 	if (o->pt.posix_acl && (o->uid_map || o->gid_map)) {
 		fprintf(stderr, "virtiofsd: '--posix-acl' cannot be used with "
 			"'%s'\n", o->uid_map ? "--translate-uid" :

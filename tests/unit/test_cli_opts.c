@@ -78,6 +78,8 @@ static void t_syntax(void)
 	       o.pt.inode_file_handles == PT_FH_PREFER);
 	EXPECT(PARSE(&o, BASE, "--inode-file-handles=mandatory") == 0 &&
 	       o.pt.inode_file_handles == PT_FH_MANDATORY);
+	EXPECT(PARSE(&o, BASE, "--migration-mode=file-handles") == 0 &&
+	       o.pt.mig_mode == PT_MIG_MODE_FILE_HANDLES);
 	EXPECT(PARSE(&o, BASE, "--socket-group", "kvm") == 0 &&
 	       strcmp(o.socket_group, "kvm") == 0);
 	EXPECT(PARSE(&o, BASE, "--xattrmap=:map::user.virtiofs.:") == 0 &&
