@@ -121,6 +121,13 @@ int fuse_session_process(struct fuse_worker *w,
 			 size_t *written);
 
 /*
+ * Advice for the queue layer: may the request in `out` take long (data
+ * I/O, a blocking lock, directory changes) rather than a few microseconds?
+ * Reads only the opcode; a malformed request counts as quick.
+ */
+bool fuse_request_is_slow(const struct iovec *out, unsigned out_num);
+
+/*
  * Forget all FUSE state: INIT must be done again and the file system's
  * reset op is called.  Used for RESET_DEVICE.  Must not race with
  * fuse_session_process() (queues are stopped).

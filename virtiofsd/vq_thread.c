@@ -84,11 +84,29 @@ static bool process_inline(struct vq *vq)
 	return dry || !keep_going(vq);
 }
 
-/* Pool mode: pop requests into job slots and hand them out.  Returns true
- * when the ring ran dry or processing must pause. */
+/* Run a quick request (see fuse_request_is_slow()) in the ring's own
+ * thread and push it; the caller is inside the gate and keeps the entry. */
+static void run_inline(struct vq *vq, struct vq_elem *e)
+{
+	size_t written = 0;
+
+	if (fuse_session_process(vq->worker, e->out, e->out_num, e->in,
+				 e->in_num, &written) < 0)
+		written = 0;
+	pthread_mutex_lock(&vq->push_lock);
+	vq_push(vq, e, (uint32_t)written);
+	pthread_mutex_unlock(&vq->push_lock);
+}
+
+/*
+ * Pool mode: pop requests into job slots; quick ones run right here (a
+ * hand-over costs more than a cached GETATTR), the others go to the
+ * workers.  Returns true when the ring ran dry or processing must pause.
+ */
 static bool process_pool(struct vq *vq)
 {
 	struct vu_dev *dev = vq->dev;
+	unsigned unsignalled = 0;
 
 	while (keep_going(vq)) {
 		struct vq_job *job = vq_pool_get(dev->pool);
@@ -97,6 +115,20 @@ static bool process_pool(struct vq *vq)
 		vu_gate_enter(&dev->mem_gate);
 		pthread_mutex_lock(&vq->push_lock);
 		r = vq_pop(vq, &dev->mem, &job->elem);
+		if (r == 1 && !fuse_request_is_slow(job->elem.out,
+						    job->elem.out_num)) {
+			pthread_mutex_unlock(&vq->push_lock);
+			run_inline(vq, &job->elem);
+			vu_gate_leave(&dev->mem_gate);
+			vq_pool_put(dev->pool, job);
+			if (++unsignalled >= VQ_BATCH) {
+				pthread_mutex_lock(&vq->push_lock);
+				vq_notify(vq);
+				pthread_mutex_unlock(&vq->push_lock);
+				unsignalled = 0;
+			}
+			continue;
+		}
 		if (r == 1) {
 			vq->inflight++;
 			pthread_mutex_unlock(&vq->push_lock);
@@ -109,10 +141,18 @@ static bool process_pool(struct vq *vq)
 		if (r == 0 && vq_enable_kick_and_recheck(vq))
 			r = -EAGAIN;
 		vq_notify(vq);
+		unsignalled = 0;
 		pthread_mutex_unlock(&vq->push_lock);
 		vu_gate_leave(&dev->mem_gate);
 		if (r == 0 || r == -EIO)
 			return true;
+	}
+	if (unsignalled) {
+		vu_gate_enter(&dev->mem_gate);
+		pthread_mutex_lock(&vq->push_lock);
+		vq_notify(vq);
+		pthread_mutex_unlock(&vq->push_lock);
+		vu_gate_leave(&dev->mem_gate);
 	}
 	return true;
 }
@@ -195,7 +235,7 @@ int vq_thread_start(struct vq *vq)
 		if (!vq->elem)
 			return -ENOMEM;
 	}
-	if (!vq->dev->pool && !vq->worker) {
+	if (!vq->worker) {
 		vq->worker = fuse_worker_new(vq->dev->se);
 		if (!vq->worker)
 			return -ENOMEM;
