@@ -9,15 +9,7 @@
 
 #include "pt_idmap.h"
 
-static int failures;
-
-#define CHECK(cond) do { \
-	if (!(cond)) { \
-		fprintf(stderr, "%s:%d: check failed: %s\n", __FILE__, \
-			__LINE__, #cond); \
-		failures++; \
-	} \
-} while (0)
+#include "unit_check.h"
 
 /* Guest id g maps to host id want. */
 static bool g2h(const struct pt_idmap *m, uint32_t g, uint32_t want)

@@ -26,15 +26,7 @@
 #include "mig_stream.h"
 #include "passthrough.h"
 
-static int failures;
-
-#define CHECK(cond) do { \
-	if (!(cond)) { \
-		fprintf(stderr, "%s:%d: check failed: %s\n", __FILE__, \
-			__LINE__, #cond); \
-		failures++; \
-	} \
-} while (0)
+#include "unit_check.h"
 
 static struct fuse_worker *worker;
 static uint64_t unique;

@@ -18,15 +18,7 @@
 #include "mig_stream.h"
 #include "passthrough.h"
 
-static int failures;
-
-#define CHECK(cond) do { \
-	if (!(cond)) { \
-		fprintf(stderr, "%s:%d: check failed: %s\n", __FILE__, \
-			__LINE__, #cond); \
-		failures++; \
-	} \
-} while (0)
+#include "unit_check.h"
 
 struct ent {
 	uint64_t nodeid, nlookup, parent;

@@ -12,15 +12,7 @@
 
 #include "mig_stream.h"
 
-static int failures;
-
-#define CHECK(cond) do { \
-	if (!(cond)) { \
-		fprintf(stderr, "%s:%d: check failed: %s\n", __FILE__, \
-			__LINE__, #cond); \
-		failures++; \
-	} \
-} while (0)
+#include "unit_check.h"
 
 /* Write a sample stream into a memfd; return the fd rewound. */
 static int sample_stream(uint32_t version, uint32_t oldest, size_t *len)

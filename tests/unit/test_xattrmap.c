@@ -10,15 +10,7 @@
 
 #include "pt_xattrmap.h"
 
-static int failures;
-
-#define CHECK(cond) do { \
-	if (!(cond)) { \
-		fprintf(stderr, "%s:%d: check failed: %s\n", __FILE__, \
-			__LINE__, #cond); \
-		failures++; \
-	} \
-} while (0)
+#include "unit_check.h"
 
 /* Map a guest name; returns the errno (0) and the host name in out. */
 static int to_host(const struct pt_xattrmap *m, const char *name,
