@@ -21,124 +21,13 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "vfe_mig.h"
 #include "vfe_test.h"
 
 #define ROOT FUSE_ROOT_ID
 #define NFILES 2000
 
 static const char *const mandatory = "--inode-file-handles=mandatory";
-
-/* ---- device state, as QEMU does it (see test_migration.c) ---- */
-
-static uint64_t set_state_fd(struct vfe_dev *dev, uint32_t dir, int fd)
-{
-	uint32_t p[2] = { dir, 0 };
-	uint64_t v = ~0ull;
-
-	CHECK_OK(vfe_msg_send(dev->sock, VU_SET_DEVICE_STATE_FD, 0, p,
-			      sizeof(p), &fd, 1));
-	CHECK_OK(vfe_msg_recv_reply(dev->sock, VU_SET_DEVICE_STATE_FD, &v, 8,
-				    10000));
-	return v;
-}
-
-static uint64_t check_state(struct vfe_dev *dev)
-{
-	uint64_t v = ~0ull;
-
-	CHECK_OK(vfe_msg_get_u64(dev->sock, VU_CHECK_DEVICE_STATE, &v, 30000));
-	return v;
-}
-
-static uint8_t *save_state(struct vfe_env *e, size_t *len)
-{
-	size_t cap = 1 << 16;
-	uint8_t *b = malloc(cap);
-	ssize_t n;
-	int p[2];
-
-	CHECK(b != NULL);
-	if (e->dev.started)
-		CHECK_OK(vfe_dev_stop(&e->dev, NULL));
-	CHECK_OK(pipe2(p, O_CLOEXEC));
-	CHECK_EQ(set_state_fd(&e->dev, 0, p[1]), 0x100);
-	close(p[1]);
-	*len = 0;
-	while ((n = read(p[0], b + *len, cap - *len)) > 0) {
-		*len += (size_t)n;
-		if (*len == cap) {
-			cap *= 2;
-			b = realloc(b, cap);
-			CHECK(b != NULL);
-		}
-	}
-	close(p[0]);
-	CHECK_EQ(check_state(&e->dev), 0);
-	return b;
-}
-
-static uint64_t load_state(struct vfe_env *e, const uint8_t *b, size_t len)
-{
-	size_t off = 0;
-	int p[2];
-
-	CHECK_OK(pipe2(p, O_CLOEXEC));
-	CHECK_EQ(set_state_fd(&e->dev, 1, p[0]), 0x100);
-	close(p[0]);
-	while (off < len) {
-		ssize_t n = write(p[1], b + off, len - off);
-
-		if (n <= 0)
-			break;
-		off += (size_t)n;
-	}
-	close(p[1]);
-	return check_state(&e->dev);
-}
-
-/* A destination daemon on src's shared dir (negotiated, not started). */
-static void dest_up(struct vfe_env *e, struct vfe_env *src, const char *sub,
-		    const char *const *extra)
-{
-	struct vfe_daemon_opts o = { 0 };
-	char dir[PATH_MAX];
-	int sock;
-
-	memset(e, 0, sizeof(*e));
-	e->dev.sock = -1;
-	snprintf(dir, sizeof(dir), "%s/%s", vfe_test_dir(), sub);
-	CHECK(mkdir(dir, 0755) == 0 || errno == EEXIST);
-	o.exe = vfe_daemon_exe();
-	o.shared_dir = src->d.shared_dir;
-	for (unsigned i = 0; extra && extra[i] && i + 1 < VFE_MAX_ARGS; i++)
-		o.extra[i] = extra[i];
-	CHECK_OK(vfe_daemon_start(&e->d, dir, &o));
-	sock = vfe_daemon_connect(&e->d, 5000);
-	CHECK(sock >= 0);
-	CHECK_OK(vfe_dev_init(&e->dev, NULL));
-	e->have_dev = true;
-	CHECK_OK(vfe_dev_negotiate(&e->dev, sock));
-}
-
-static void dest_start(struct vfe_env *e, const struct vfe_env *src)
-{
-	CHECK_OK(vfe_dev_start(&e->dev));
-	CHECK_OK(vfe_fuse_client_init(&e->f, &e->dev, 0, 0));
-	e->have_fuse = true;
-	e->f.init = src->f.init;
-	e->f.minor = src->f.minor;
-	e->f.next_unique = src->f.next_unique + 1000;
-}
-
-static void env_up(struct vfe_env *e, const char *const *extra)
-{
-	struct vfe_env_opts o;
-
-	memset(&o, 0, sizeof(o));
-	for (unsigned i = 0; extra && extra[i] && i + 1 < VFE_MAX_ARGS; i++)
-		o.daemon.extra[i] = extra[i];
-	vfe_env_up(e, &o);
-}
 
 static void host_file(struct vfe_env *e, const char *name, const char *s)
 {
@@ -163,7 +52,7 @@ static void lookups(const char *const *extra, bool handles)
 	struct vfe_env e;
 	char name[32];
 
-	env_up(&e, extra);
+	vfe_env_up_args(&e, extra);
 	for (int i = 0; i < NFILES; i++) {
 		snprintf(name, sizeof(name), "f%d", i);
 		host_file(&e, name, "x");
@@ -232,7 +121,7 @@ static void t_ops(void)
 	uint64_t ids[40];
 	size_t got;
 
-	env_up(&e, a);
+	vfe_env_up_args(&e, a);
 	CHECK_OK(vfe_fuse_mkdir(&e.f, ROOT, "dir", 0755, &d));
 	for (int i = 0; i < 40; i++) {
 		snprintf(name, sizeof(name), "dir/g%d", i);
@@ -276,7 +165,7 @@ static void t_migrate(void)
 	FILE *p;
 	int fd;
 
-	env_up(&A, a);
+	vfe_env_up_args(&A, a);
 	CHECK(mkdir(vfe_shared_path(&A, "d"), 0755) == 0);
 	host_file(&A, "d/keep", "keep");
 	host_file(&A, "unlinked", "still here");
@@ -292,7 +181,7 @@ static void t_migrate(void)
 	snprintf(path, sizeof(path), "%s", vfe_shared_path(&A, "d/moved"));
 	CHECK(rename(vfe_shared_path(&A, "renamed"), path) == 0);
 
-	blob = save_state(&A, &len);
+	blob = vfe_mig_save(&A, &len);
 	vfe_note("file-handles state: %zu bytes", len);
 	CHECK(vfe_daemon_log_contains(&A.d, "by file handle on"));
 	/* No hidden links in this mode. */
@@ -317,10 +206,10 @@ static void t_migrate(void)
 
 	/* The source keeps running (it holds the unlinked file) while B
 	 * loads. */
-	dest_up(&B, &A, "dest", b);
-	CHECK_EQ(load_state(&B, blob, len), 0);
+	vfe_mig_dest_up(&B, &A, "dest", b);
+	CHECK_EQ(vfe_mig_load(&B, blob, len), 0);
 	free(blob);
-	dest_start(&B, &A);
+	vfe_mig_dest_start(&B, &A);
 	CHECK_OK(vfe_fuse_getattr(&B.f, ent.nodeid, false, 0, &attr));
 	CHECK_EQ(attr.attr.size, 4);
 	CHECK_OK(vfe_fuse_getattr(&B.f, ren.nodeid, false, 0, &attr));
@@ -354,12 +243,12 @@ static void t_no_cap(void)
 
 	if (geteuid() != 0)
 		vfe_skip("needs root (capabilities)");
-	env_up(&A, a);
+	vfe_env_up_args(&A, a);
 	host_file(&A, "f", "x");
 	CHECK_OK(vfe_fuse_lookup(&A.f, ROOT, "f", &ent));
-	blob = save_state(&A, &len);
-	dest_up(&B, &A, "dest", b);
-	CHECK(load_state(&B, blob, len) != 0);
+	blob = vfe_mig_save(&A, &len);
+	vfe_mig_dest_up(&B, &A, "dest", b);
+	CHECK(vfe_mig_load(&B, blob, len) != 0);
 	free(blob);
 	CHECK(vfe_daemon_log_contains(&B.d, "needs CAP_DAC_READ_SEARCH"));
 	vfe_env_down(&B);

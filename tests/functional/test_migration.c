@@ -15,6 +15,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "vfe_mig.h"
 #include "vfe_test.h"
 
 #define ROOT FUSE_ROOT_ID
@@ -87,114 +88,11 @@ static void note_log(const struct vfe_daemon *d, const char *needle)
 
 /* ---- the QEMU side of device state ---- */
 
-static uint64_t set_state_fd(struct vfe_dev *dev, uint32_t dir, int fd)
-{
-	uint32_t p[2] = { dir, 0 };
-	uint64_t v = ~0ull;
-
-	CHECK_OK(vfe_msg_send(dev->sock, VU_SET_DEVICE_STATE_FD, 0, p,
-			      sizeof(p), &fd, 1));
-	CHECK_OK(vfe_msg_recv_reply(dev->sock, VU_SET_DEVICE_STATE_FD, &v, 8,
-				    10000));
-	return v;
-}
-
-static uint64_t check_state(struct vfe_dev *dev)
-{
-	uint64_t v = ~0ull;
-
-	CHECK_OK(vfe_msg_get_u64(dev->sock, VU_CHECK_DEVICE_STATE, &v, 30000));
-	return v;
-}
-
 /* Stop the rings (if running), save into *b; CHECK must say 0. */
 static void save_state(struct vfe_env *e, struct blob *b)
 {
-	size_t cap = 1 << 16;
-	int p[2];
-	ssize_t n;
-
-	if (e->dev.started)
-		CHECK_OK(vfe_dev_stop(&e->dev, NULL));
-	CHECK_OK(pipe2(p, O_CLOEXEC));
-	CHECK_EQ(set_state_fd(&e->dev, 0, p[1]), 0x100);
-	close(p[1]);
-	b->p = malloc(cap);
-	b->len = 0;
-	CHECK(b->p != NULL);
-	while ((n = read(p[0], b->p + b->len, cap - b->len)) > 0) {
-		b->len += (size_t)n;
-		if (b->len == cap) {
-			cap *= 2;
-			b->p = realloc(b->p, cap);
-			CHECK(b->p != NULL);
-		}
-	}
-	CHECK(n == 0);
-	close(p[0]);
-	CHECK_EQ(check_state(&e->dev), 0);
+	b->p = vfe_mig_save(e, &b->len);
 	vfe_note("state blob: %zu bytes", b->len);
-}
-
-/* Load b into e (rings never started); returns CHECK's value. */
-static uint64_t load_state(struct vfe_env *e, const uint8_t *p, size_t len)
-{
-	int fds[2];
-	size_t off = 0;
-
-	CHECK_OK(pipe2(fds, O_CLOEXEC));
-	CHECK_EQ(set_state_fd(&e->dev, 1, fds[0]), 0x100);
-	close(fds[0]);
-	while (off < len) {
-		ssize_t n = write(fds[1], p + off, len - off);
-
-		if (n <= 0)
-			break;   /* the daemon gave up reading: EPIPE */
-		off += (size_t)n;
-	}
-	close(fds[1]);
-	return check_state(&e->dev);
-}
-
-/* A second daemon on the same shared dir with extra arguments (NULL-
- * terminated, may be NULL): negotiated, nothing started. */
-static void dest_up_args(struct vfe_env *e, struct vfe_env *src,
-			 const char *sub, const char *const *extra)
-{
-	struct vfe_daemon_opts o = { 0 };
-	char dir[PATH_MAX];
-	int sock;
-
-	memset(e, 0, sizeof(*e));
-	e->dev.sock = -1;
-	snprintf(dir, sizeof(dir), "%s/%s", vfe_test_dir(), sub);
-	CHECK(mkdir(dir, 0755) == 0 || errno == EEXIST);
-	o.exe = vfe_daemon_exe();
-	o.shared_dir = src->d.shared_dir;
-	for (unsigned i = 0; extra && extra[i] && i + 1 < VFE_MAX_ARGS; i++)
-		o.extra[i] = extra[i];
-	CHECK_OK(vfe_daemon_start(&e->d, dir, &o));
-	sock = vfe_daemon_connect(&e->d, 5000);
-	CHECK(sock >= 0);
-	CHECK_OK(vfe_dev_init(&e->dev, NULL));
-	e->have_dev = true;
-	CHECK_OK(vfe_dev_negotiate(&e->dev, sock));
-}
-
-static void dest_up(struct vfe_env *e, struct vfe_env *src, const char *sub)
-{
-	dest_up_args(e, src, sub, NULL);
-}
-
-/* Start the destination's rings; the guest does not INIT again. */
-static void dest_start(struct vfe_env *e, const struct vfe_env *src)
-{
-	CHECK_OK(vfe_dev_start(&e->dev));
-	CHECK_OK(vfe_fuse_client_init(&e->f, &e->dev, 0, 0));
-	e->have_fuse = true;
-	e->f.init = src->f.init;
-	e->f.minor = src->f.minor;
-	e->f.next_unique = src->f.next_unique + 1000;
 }
 
 static void dest_down(struct vfe_env *e)
@@ -411,12 +309,12 @@ static void t_save_load(void)
 
 	vfe_env_up(&a, NULL);
 	populate(&a, &h);
-	dest_up(&b, &a, "dest");
+	vfe_mig_dest_up(&b, &a, "dest", NULL);
 
 	save_state(&a, &blob);
 	CHECK_EQ(hidden_entries(&a), 1);   /* the unlinked file */
-	CHECK_EQ(load_state(&b, blob.p, blob.len), 0);
-	dest_start(&b, &a);
+	CHECK_EQ(vfe_mig_load(&b, blob.p, blob.len), 0);
+	vfe_mig_dest_start(&b, &a);
 	check_dest(&a, &b, &h);
 	CHECK(vfe_daemon_log_contains(&a.d, "migration: saved"));
 	CHECK(vfe_daemon_log_contains(&b.d, "migration: loaded"));
@@ -424,10 +322,10 @@ static void t_save_load(void)
 	note_log(&b.d, "migration: loaded");
 
 	/* And on to a third daemon (B -> C). */
-	dest_up(&c, &a, "dest2");
+	vfe_mig_dest_up(&c, &a, "dest2", NULL);
 	save_state(&b, &blob2);
-	CHECK_EQ(load_state(&c, blob2.p, blob2.len), 0);
-	dest_start(&c, &b);
+	CHECK_EQ(vfe_mig_load(&c, blob2.p, blob2.len), 0);
+	vfe_mig_dest_start(&c, &b);
 	check_ino(&a, &c.f, h.caf, NONUTF8);
 	check_read(&c.f, h.caf, h.fh_caf, "LATIN-1 name");
 	check_read(&c.f, h.f, h.fh_f, "deep file");
@@ -450,21 +348,21 @@ static void t_bad_blobs(void)
 
 	vfe_env_up(&a, NULL);
 	populate(&a, &h);
-	dest_up(&b, &a, "dest");
+	vfe_mig_dest_up(&b, &a, "dest", NULL);
 	save_state(&a, &blob);
 	bad = malloc(blob.len);
 	CHECK(bad != NULL);
 
 	memcpy(bad, blob.p, blob.len);
 	bad[blob.len / 2] ^= 0x40;
-	CHECK_EQ(load_state(&b, bad, blob.len), 1);
+	CHECK_EQ(vfe_mig_load(&b, bad, blob.len), 1);
 	CHECK(vfe_daemon_alive(&b.d));
-	CHECK_EQ(load_state(&b, blob.p, blob.len - 7), 1);
-	CHECK_EQ(load_state(&b, blob.p, blob.len / 3), 1);
+	CHECK_EQ(vfe_mig_load(&b, blob.p, blob.len - 7), 1);
+	CHECK_EQ(vfe_mig_load(&b, blob.p, blob.len / 3), 1);
 	memcpy(bad, blob.p, blob.len);
 	bad[0] ^= 1;
-	CHECK_EQ(load_state(&b, bad, blob.len), 1);
-	CHECK_EQ(load_state(&b, bad, 0), 1);
+	CHECK_EQ(vfe_mig_load(&b, bad, blob.len), 1);
+	CHECK_EQ(vfe_mig_load(&b, bad, 0), 1);
 	CHECK(vfe_daemon_alive(&b.d));
 	CHECK(!vfe_daemon_log_contains(&b.d, "migration: loaded"));
 
@@ -536,14 +434,14 @@ static void t_incompatible_dest(void)
 	uint32_t crc;
 
 	vfe_env_up(&a, NULL);
-	dest_up(&b, &a, "dest");
+	vfe_mig_dest_up(&b, &a, "dest", NULL);
 	save_state(&a, &blob);
 	CHECK(blob.len > flags_off + 8 + 16);
 	CHECK_EQ(blob.p[16], 1);   /* SESSION first */
 	blob.p[flags_off + 2] |= 0x01;   /* FUSE_WRITEBACK_CACHE, bit 16 */
 	crc = crc32c(blob.p, blob.len - 16);
 	memcpy(blob.p + blob.len - 4, &crc, 4);   /* little-endian host */
-	CHECK_EQ(load_state(&b, blob.p, blob.len), 1);
+	CHECK_EQ(vfe_mig_load(&b, blob.p, blob.len), 1);
 	CHECK(vfe_daemon_log_contains(&b.d, "without --writeback"));
 	dest_down(&b);
 	free(blob.p);
@@ -590,15 +488,6 @@ static bool wait_log(struct vfe_daemon *d, const char *needle, int ms)
 		usleep(10000);
 	}
 	return false;
-}
-
-static void env_up_args(struct vfe_env *e, const char *const *extra)
-{
-	struct vfe_env_opts o = { 0 };
-
-	for (unsigned i = 0; extra && extra[i] && i + 1 < VFE_MAX_ARGS; i++)
-		o.daemon.extra[i] = extra[i];
-	vfe_env_up(e, &o);
 }
 
 static uint64_t create_fh(struct vfe_fuse *f, uint64_t parent,
@@ -658,12 +547,12 @@ static void t_precopy(void)
 	g = lookup(&a.f, ROOT, "l3");
 	CHECK_EQ(g, id[3]);
 
-	dest_up(&b, &a, "dest");
+	vfe_mig_dest_up(&b, &a, "dest", NULL);
 	save_state(&a, &blob);
 	CHECK(vfe_daemon_log_contains(&a.d, "migration: pre-copy complete"));
 	note_log(&a.d, "migration: pre-copy complete");
-	CHECK_EQ(load_state(&b, blob.p, blob.len), 0);
-	dest_start(&b, &a);
+	CHECK_EQ(vfe_mig_load(&b, blob.p, blob.len), 0);
+	vfe_mig_dest_start(&b, &a);
 	check_ino(&a, &b.f, id[0], "p2/f0");
 	check_ino(&a, &b.f, id[1], "p2/g1");
 	check_ino(&a, &b.f, id[3], "l3");
@@ -701,11 +590,11 @@ static void t_precopy_cancel(void)
 	CHECK_OK(vfe_fuse_rename(&a.f, ROOT, "x", ROOT, "y"));
 	y = lookup(&a.f, ROOT, "y");
 	CHECK_EQ(x, y);
-	dest_up(&b, &a, "dest");
+	vfe_mig_dest_up(&b, &a, "dest", NULL);
 	save_state(&a, &blob);
 	CHECK(vfe_daemon_log_contains(&a.d, "no dirty logging before the save"));
-	CHECK_EQ(load_state(&b, blob.p, blob.len), 0);
-	dest_start(&b, &a);
+	CHECK_EQ(vfe_mig_load(&b, blob.p, blob.len), 0);
+	vfe_mig_dest_start(&b, &a);
 	check_ino(&a, &b.f, x, "y");
 	dest_down(&b);
 	free(blob.p);
@@ -740,20 +629,20 @@ static void t_on_error_guest(void)
 
 	vfe_env_up(&a, NULL);
 	held_pair(&a, &x, &fh, &y, &blob);
-	dest_up_args(&b, &a, "dest", ge);
-	CHECK_EQ(load_state(&b, blob.p, blob.len), 0);
+	vfe_mig_dest_up(&b, &a, "dest", ge);
+	CHECK_EQ(vfe_mig_load(&b, blob.p, blob.len), 0);
 	CHECK(vfe_daemon_log_contains(&b.d, "installed as invalid"));
-	dest_start(&b, &a);
+	vfe_mig_dest_start(&b, &a);
 	CHECK_ERR(vfe_fuse_getattr(&b.f, x, false, 0, &at), -ENOENT);
 	CHECK_ERR(vfe_fuse_read(&b.f, x, fh, 0, buf, sizeof(buf), &got),
 		  -ENOENT);
 	check_ino(&a, &b.f, y, "y");
 	CHECK_OK(vfe_fuse_lookup(&b.f, ROOT, "y", &ent));
 	/* On to C (default policy): x travels as INVALID. */
-	dest_up(&c, &a, "dest2");
+	vfe_mig_dest_up(&c, &a, "dest2", NULL);
 	save_state(&b, &blob2);
-	CHECK_EQ(load_state(&c, blob2.p, blob2.len), 0);
-	dest_start(&c, &b);
+	CHECK_EQ(vfe_mig_load(&c, blob2.p, blob2.len), 0);
+	vfe_mig_dest_start(&c, &b);
 	CHECK_ERR(vfe_fuse_getattr(&c.f, x, false, 0, &at), -ENOENT);
 	check_ino(&a, &c.f, y, "y");
 	CHECK_OK(vfe_fuse_release(&c.f, x, fh, 0));
@@ -774,8 +663,8 @@ static void t_on_error_abort(void)
 
 	vfe_env_up(&a, NULL);
 	held_pair(&a, &x, &fh, &y, &blob);
-	dest_up(&b, &a, "dest");
-	CHECK_EQ(load_state(&b, blob.p, blob.len), 1);
+	vfe_mig_dest_up(&b, &a, "dest", NULL);
+	CHECK_EQ(vfe_mig_load(&b, blob.p, blob.len), 1);
 	CHECK(vfe_daemon_log_contains(&b.d, "cannot open it in its parent"));
 	dest_down(&b);
 	free(blob.p);
@@ -793,7 +682,7 @@ static void t_verify_handles(void)
 	struct blob blob;
 	uint64_t v, w;
 
-	env_up_args(&a, vh);
+	vfe_env_up_args(&a, vh);
 	host_write(vfe_shared_path(&a, "v"), "original");
 	host_write(vfe_shared_path(&a, "w"), "kept");
 	CHECK_OK(vfe_dev_log_start(&a.dev));
@@ -804,13 +693,13 @@ static void t_verify_handles(void)
 	CHECK(vfe_daemon_log_contains(&a.d, "3 file handles"));
 	CHECK(unlink(vfe_shared_path(&a, "v")) == 0);
 	host_write(vfe_shared_path(&a, "v"), "impostor");
-	dest_up(&b, &a, "dest");
-	CHECK_EQ(load_state(&b, blob.p, blob.len), 1);
+	vfe_mig_dest_up(&b, &a, "dest", NULL);
+	CHECK_EQ(vfe_mig_load(&b, blob.p, blob.len), 1);
 	CHECK(vfe_daemon_log_contains(&b.d, "file handle differs"));
 	dest_down(&b);
-	dest_up_args(&c, &a, "dest2", ge);
-	CHECK_EQ(load_state(&c, blob.p, blob.len), 0);
-	dest_start(&c, &a);
+	vfe_mig_dest_up(&c, &a, "dest2", ge);
+	CHECK_EQ(vfe_mig_load(&c, blob.p, blob.len), 0);
+	vfe_mig_dest_start(&c, &a);
 	CHECK_ERR(vfe_fuse_getattr(&c.f, v, false, 0, &at), -ESTALE);
 	check_ino(&a, &c.f, w, "w");
 	dest_down(&c);
@@ -828,7 +717,7 @@ static void t_confirm_paths(void)
 	struct blob blob;
 	int pp[2];
 
-	env_up_args(&a, cp);
+	vfe_env_up_args(&a, cp);
 	host_write(vfe_shared_path(&a, "c"), "c");
 	host_write(vfe_shared_path(&a, "d"), "d");
 	lookup(&a.f, ROOT, "c");
@@ -842,12 +731,12 @@ static void t_confirm_paths(void)
 	host_rename(&a, "c", out);
 	CHECK_OK(vfe_dev_stop(&a.dev, NULL));
 	CHECK_OK(pipe2(pp, O_CLOEXEC));
-	CHECK_EQ(set_state_fd(&a.dev, 0, pp[1]), 0x100);
+	CHECK_EQ(vfe_mig_set_state_fd(&a.dev, 0, pp[1]), 0x100);
 	close(pp[1]);
 	while (read(pp[0], out, sizeof(out)) > 0)
 		;
 	close(pp[0]);
-	CHECK_EQ(check_state(&a.dev), 1);
+	CHECK_EQ(vfe_mig_check_state(&a.dev), 1);
 	CHECK(vfe_daemon_log_contains(&a.d, "--migration-confirm-paths: inode"));
 	vfe_env_down(&a);
 }
@@ -974,13 +863,13 @@ static void scale(unsigned n, const char *const *extra)
 	CHECK_OK(vfe_dev_log_start(&a.dev));
 	CHECK(wait_log(&a.d, "pre-copy: paths of", 30000));
 	note_log(&a.d, "pre-copy: paths of");
-	dest_up_args(&b, &a, "dest", extra);
+	vfe_mig_dest_up(&b, &a, "dest", extra);
 	save_state(&a, &blob);
 	note_log(&a.d, "migration: pre-copy complete");
 	note_log(&a.d, "migration: saved");
-	CHECK_EQ(load_state(&b, blob.p, blob.len), 0);
+	CHECK_EQ(vfe_mig_load(&b, blob.p, blob.len), 0);
 	note_log(&b.d, "migration: loaded");
-	dest_start(&b, &a);
+	vfe_mig_dest_start(&b, &a);
 	check_ino(&a, &b.f, dirs[1], "d1");
 	dest_down(&b);
 	free(blob.p);

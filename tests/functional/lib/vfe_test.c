@@ -171,6 +171,16 @@ void vfe_env_up(struct vfe_env *e, const struct vfe_env_opts *o)
 	CHECKF(r == 0, "FUSE_INIT: %s", vfe_errname(r));
 }
 
+/* vfe_env_up() with extra daemon arguments only (vfe_test.h). */
+void vfe_env_up_args(struct vfe_env *e, const char *const *extra)
+{
+	struct vfe_env_opts o = { 0 };
+
+	for (unsigned i = 0; extra && extra[i] && i + 1 < VFE_MAX_ARGS; i++)
+		o.daemon.extra[i] = extra[i];
+	vfe_env_up(e, &o);
+}
+
 void vfe_env_down(struct vfe_env *e)
 {
 	char b[80];

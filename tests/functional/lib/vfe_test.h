@@ -61,6 +61,12 @@ const char *vfe_daemon_exe(void);
  */
 void vfe_env_up(struct vfe_env *e, const struct vfe_env_opts *o);
 
+/*
+ * vfe_env_up() with default options but for the daemon's extra arguments
+ * (NULL-terminated, may be NULL; at most VFE_MAX_ARGS - 1 are used).
+ */
+void vfe_env_up_args(struct vfe_env *e, const char *const *extra);
+
 /* Start the daemon and connect only.  Returns the socket (fails the case). */
 int vfe_env_spawn(struct vfe_env *e, const struct vfe_env_opts *o);
 
