@@ -86,6 +86,44 @@ static int new_node_secctx(struct pt_fs *fs, fuse_req_t req, int pfd,
 }
 
 /*
+ * The checks before a new or removed name: a read-only share (EROFS) and
+ * the name itself.  Replies to req and returns false when one fails.
+ */
+static bool name_writable(fuse_req_t req, struct pt_fs *fs, const char *name)
+{
+	int r;
+
+	if (fs->cfg.readonly) {
+		fuse_reply_err(req, EROFS);
+		return false;
+	}
+	r = pt_check_name(name, false);
+	if (r) {
+		pt_reply_err(req, r);
+		return false;
+	}
+	return true;
+}
+
+/*
+ * name_writable(), then the parent inode (with a reference the caller
+ * puts).  Replies to req and returns NULL when a check fails or the
+ * parent is unknown.
+ */
+static struct pt_inode *name_parent_get(fuse_req_t req, struct pt_fs *fs,
+					fuse_ino_t parent, const char *name)
+{
+	struct pt_inode *p;
+
+	if (!name_writable(req, fs, name))
+		return NULL;
+	p = pt_inode_get(fs, parent);
+	if (!p)
+		fuse_reply_err(req, pt_miss_err());
+	return p;
+}
+
+/*
  * Common part of the ops creating a name: checks, credentials, the
  * syscall (by mode type: dir, symlink or mknod), the security context,
  * then a lookup and the entry reply.
@@ -99,20 +137,9 @@ static void make_node(fuse_req_t req, fuse_ino_t parent, const char *name,
 	struct pt_cred cred;
 	int r, pfd;
 
-	if (fs->cfg.readonly) {
-		fuse_reply_err(req, EROFS);
+	p = name_parent_get(req, fs, parent, name);
+	if (!p)
 		return;
-	}
-	r = pt_check_name(name, false);
-	if (r) {
-		pt_reply_err(req, r);
-		return;
-	}
-	p = pt_inode_get(fs, parent);
-	if (!p) {
-		fuse_reply_err(req, pt_miss_err());
-		return;
-	}
 	pfd = pt_inode_fd_get(fs, p);
 	if (!target)
 		mode &= ~pt_newnode_umask(fs, req, p);
@@ -179,15 +206,8 @@ void pt_op_link(fuse_req_t req, fuse_ino_t ino, fuse_ino_t newparent,
 	char fdn[24];
 	int r, ifd, nfd;
 
-	if (fs->cfg.readonly) {
-		fuse_reply_err(req, EROFS);
+	if (!name_writable(req, fs, newname))
 		return;
-	}
-	r = pt_check_name(newname, false);
-	if (r) {
-		pt_reply_err(req, r);
-		return;
-	}
 	in = pt_inode_get(fs, ino);
 	np = pt_inode_get(fs, newparent);
 	if (!in || !np) {
@@ -229,20 +249,9 @@ static void remove_name(fuse_req_t req, fuse_ino_t parent, const char *name,
 	struct pt_cred cred;
 	int r, pfd;
 
-	if (fs->cfg.readonly) {
-		fuse_reply_err(req, EROFS);
+	p = name_parent_get(req, fs, parent, name);
+	if (!p)
 		return;
-	}
-	r = pt_check_name(name, false);
-	if (r) {
-		pt_reply_err(req, r);
-		return;
-	}
-	p = pt_inode_get(fs, parent);
-	if (!p) {
-		fuse_reply_err(req, pt_miss_err());
-		return;
-	}
 	pfd = pt_inode_fd_get(fs, p);
 	r = pfd < 0 ? pfd : pt_cred_enter(fs, req, &cred);
 	if (!r) {
