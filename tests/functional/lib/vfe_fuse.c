@@ -435,6 +435,21 @@ static int simple(struct vfe_fuse *f, uint32_t op, uint64_t nodeid,
 	return r;
 }
 
+/* Send FUSE_INIT offering flags; the reply lands in f->init. */
+static int send_init(struct vfe_fuse *f, uint64_t flags)
+{
+	struct fuse_init_in in = {
+		.major = FUSE_KERNEL_VERSION,
+		.minor = FUSE_KERNEL_MINOR_VERSION,
+		.max_readahead = 128 * 1024,
+		.flags = (uint32_t)flags,
+		.flags2 = (uint32_t)(flags >> 32),
+	};
+
+	return simple(f, FUSE_INIT, 0, &in, sizeof(in), NULL, 0, &f->init,
+		      sizeof(f->init));
+}
+
 int vfe_fuse_init(struct vfe_fuse *f)
 {
 	uint64_t flags = FUSE_ASYNC_READ | FUSE_POSIX_LOCKS |
@@ -444,15 +459,7 @@ int vfe_fuse_init(struct vfe_fuse *f)
 			 FUSE_READDIRPLUS_AUTO | FUSE_ASYNC_DIO |
 			 FUSE_PARALLEL_DIROPS | FUSE_MAX_PAGES |
 			 FUSE_CACHE_SYMLINKS | FUSE_SUBMOUNTS | FUSE_INIT_EXT;
-	struct fuse_init_in in = {
-		.major = FUSE_KERNEL_VERSION,
-		.minor = FUSE_KERNEL_MINOR_VERSION,
-		.max_readahead = 128 * 1024,
-		.flags = (uint32_t)flags,
-		.flags2 = (uint32_t)(flags >> 32),
-	};
-	int r = simple(f, FUSE_INIT, 0, &in, sizeof(in), NULL, 0, &f->init,
-		       sizeof(f->init));
+	int r = send_init(f, flags);
 
 	if (r)
 		return r;
@@ -798,15 +805,7 @@ int vfe_dirent_next(const void *buf, size_t len, size_t *pos, bool plus,
 
 int vfe_fuse_init_flags(struct vfe_fuse *f, uint64_t flags)
 {
-	struct fuse_init_in in = {
-		.major = FUSE_KERNEL_VERSION,
-		.minor = FUSE_KERNEL_MINOR_VERSION,
-		.max_readahead = 128 * 1024,
-		.flags = (uint32_t)flags,
-		.flags2 = (uint32_t)(flags >> 32),
-	};
-	int r = simple(f, FUSE_INIT, 0, &in, sizeof(in), NULL, 0, &f->init,
-		       sizeof(f->init));
+	int r = send_init(f, flags);
 
 	if (r)
 		return r;
