@@ -6,6 +6,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <grp.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -168,6 +169,18 @@ int vfe_daemon_start(struct vfe_daemon *d, const char *dir,
 		dup2(logfd, 2);
 		signal(SIGPIPE, SIG_DFL);
 		daemon_asan_options();
+		if (o->as_user) {
+			if (setgroups(0, NULL) < 0 ||
+			    setresgid(o->gid, o->gid, o->gid) < 0 ||
+			    setresuid(o->uid, o->uid, o->uid) < 0) {
+				dprintf(2, "vfe: cannot become %u:%u: %s\n",
+					(unsigned)o->uid, (unsigned)o->gid,
+					strerror(errno));
+				_exit(126);
+			}
+			/* The credential change has cleared it. */
+			prctl(PR_SET_PDEATHSIG, SIGKILL);
+		}
 		execv(o->exe, (char *const *)argv);
 		dprintf(2, "vfe: exec %s: %s\n", o->exe, strerror(errno));
 		_exit(127);

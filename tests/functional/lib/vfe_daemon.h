@@ -30,6 +30,9 @@ struct vfe_daemon_opts {
 	unsigned thread_pool_size;    /* 0: not passed */
 	bool use_fd;                  /* --fd=N with our listening socket */
 	const char *extra[VFE_MAX_ARGS]; /* more arguments, NULL-terminated */
+	bool as_user;                 /* exec as uid/gid, no supplementary */
+	uid_t uid;                    /*   groups (the caller must be root) */
+	gid_t gid;
 };
 
 /*
