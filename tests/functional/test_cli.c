@@ -417,19 +417,24 @@ static void t_socket_group(void)
 	struct cli c;
 	struct stat st;
 	char arg[300];
+	gid_t gid = 0;
 
 	need_root();   /* chown to another group */
 	setgrent();
 	while ((g = getgrent()) && g->gr_gid == getegid())
 		;
+	/* endgrent() frees what g points to: copy first. */
+	if (g) {
+		snprintf(arg, sizeof(arg), "--socket-group=%s", g->gr_name);
+		gid = g->gr_gid;
+	}
 	endgrent();
 	if (!g)
 		vfe_skip("no second group in the group database");
-	snprintf(arg, sizeof(arg), "--socket-group=%s", g->gr_name);
 	start_sock(&c, arg, NULL);
 	CHECK(stat(c.e.d.sock_path, &st) == 0);
 	CHECKF((st.st_mode & 0777) == 0660, "mode %o", st.st_mode & 0777);
-	CHECK_EQ(st.st_gid, g->gr_gid);
+	CHECK_EQ(st.st_gid, gid);
 	cli_connect(&c);
 	read_hello(&c);
 	vfe_env_down(&c.e);
