@@ -48,13 +48,7 @@ bench_build
 # Configurations: name kind pool queues.
 cfgs=("ours-p0 ours 0 1" "ours-pool$pool ours $pool 1" "rust rust 0 1" "qemu72 qemu72 0 1"
       "ours-p0-4q ours 0 4" "ours-pool$pool-4q ours $pool 4")
-if [[ -n $only ]]; then
-    sel=()
-    for c in "${cfgs[@]}"; do
-        [[ ,$only, == *",${c%% *},"* ]] && sel+=("$c")
-    done
-    cfgs=("${sel[@]}")
-fi
+bench_only "$only"
 for c in "${cfgs[@]}"; do
     case $c in *" rust "* | *" qemu72 "*) bench_peers; break ;; esac
 done

@@ -51,13 +51,7 @@ bench_build
 bench_peers
 
 cfgs=("ours-1q ours 1" "rust-1q rust 1" "qemu72-1q qemu72 1" "ours-4q ours 4")
-if [[ -n $only ]]; then
-    sel=()
-    for c in "${cfgs[@]}"; do
-        [[ ,$only, == *",${c%% *},"* ]] && sel+=("$c")
-    done
-    cfgs=("${sel[@]}")
-fi
+bench_only "$only"
 phases=(create readdir stat-cached seqwrite seqwrite-direct seqread seqread-direct rand4k-1job rand4k-4jobs)
 
 vm_init vfs-bench

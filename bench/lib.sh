@@ -147,3 +147,36 @@ bench_tool() {
     fi
     printf '%s\n' "$bin"
 }
+
+# bench_size_args ARGS...: parse the options of the per-size scripts
+# (memory.sh, migration.sh): --sizes=LIST --reps=N --rust-args=ARGS
+# --out=FILE into sizes, reps, rust_args and out (the caller sets their
+# defaults first); then sizelist (the sizes) and rust_extra (the Rust
+# daemon's extra arguments) as arrays.
+# shellcheck disable=SC2034 # the caller's variables
+bench_size_args() {
+    local a
+    for a in "$@"; do
+        case $a in
+        --sizes=*) sizes=${a#*=} ;;
+        --reps=*) reps=${a#*=} ;;
+        --rust-args=*) rust_args=${a#*=} ;;
+        --out=*) out=${a#*=} ;;
+        *) die "usage: $0 [--sizes=LIST] [--reps=N] [--rust-args=ARGS] [--out=FILE]" ;;
+        esac
+    done
+    IFS=, read -r -a sizelist <<<"$sizes"
+    read -r -a rust_extra <<<"$rust_args"
+}
+
+# bench_only ONLY: keep in the array cfgs (entries "NAME ...") those whose
+# NAME is in the comma-separated list ONLY; an empty ONLY keeps them all.
+bench_only() {
+    local c
+    local -a sel=()
+    [[ -n $1 ]] || return 0
+    for c in "${cfgs[@]}"; do
+        [[ ,$1, == *",${c%% *},"* ]] && sel+=("$c")
+    done
+    cfgs=("${sel[@]}")
+}

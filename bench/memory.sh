@@ -20,20 +20,10 @@ out=$BENCH_OUT/memory.md
 # Both daemons hold an O_PATH fd per cached inode by default: N is bounded
 # by the hard RLIMIT_NOFILE (see bench/migration.sh).
 rust_args=
-for a in "$@"; do
-    case $a in
-    --sizes=*) sizes=${a#*=} ;;
-    --reps=*) reps=${a#*=} ;;
-    --rust-args=*) rust_args=${a#*=} ;;
-    --out=*) out=${a#*=} ;;
-    *) die "usage: $0 [--sizes=LIST] [--reps=N] [--rust-args=ARGS] [--out=FILE]" ;;
-    esac
-done
+bench_size_args "$@"
 bench_build
 bench_peers
 MIG=$(bench_tool vfe_mig)
-IFS=, read -r -a sizelist <<<"$sizes"
-read -r -a rust_extra <<<"$rust_args"
 
 work=$(mktemp -d "${TMPDIR:-/tmp}/vfs-mem.XXXXXX")
 DPID=

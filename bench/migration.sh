@@ -29,20 +29,10 @@ out=$BENCH_OUT/migration.md
 # CAP_SYS_RESOURCE to raise it): 100k / 1M need `ulimit -Hn` above N. The
 # Rust daemon can hold file handles instead: --rust-args=--inode-file-handles=mandatory.
 rust_args=
-for a in "$@"; do
-    case $a in
-    --sizes=*) sizes=${a#*=} ;;
-    --reps=*) reps=${a#*=} ;;
-    --rust-args=*) rust_args=${a#*=} ;;
-    --out=*) out=${a#*=} ;;
-    *) die "usage: $0 [--sizes=LIST] [--reps=N] [--rust-args=ARGS] [--out=FILE]" ;;
-    esac
-done
+bench_size_args "$@"
 bench_build
 bench_peers
 MIG=$(bench_tool vfe_mig)
-IFS=, read -r -a sizelist <<<"$sizes"
-read -r -a rust_extra <<<"$rust_args"
 
 work=$(mktemp -d "${TMPDIR:-/tmp}/vfs-mig.XXXXXX")
 DPID=
