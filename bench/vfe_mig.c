@@ -71,30 +71,6 @@ static long status_kib(pid_t pid, const char *key)
 	return v;
 }
 
-/* utime + stime of pid in clock ticks, or -1. */
-static long long cpu_ticks(pid_t pid)
-{
-	char path[64], buf[1024], *p;
-	unsigned long long ut, st;
-	ssize_t n;
-	int fd;
-
-	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return -1;
-	n = read(fd, buf, sizeof(buf) - 1);
-	close(fd);
-	if (n <= 0)
-		return -1;
-	buf[n] = '\0';
-	p = strrchr(buf, ')');
-	if (!p || sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu",
-			 &ut, &st) != 2)
-		return -1;
-	return (long long)(ut + st);
-}
-
 static double ticks_ms(long long a, long long b)
 {
 	if (a < 0 || b < a)
@@ -205,14 +181,14 @@ static uint64_t check_state(struct vfe_dev *dev)
 /* Wait until pid's CPU time has not grown for 500 ms (at most 600 s). */
 static void wait_quiet(pid_t pid)
 {
-	long long last = cpu_ticks(pid);
+	long long last = vfe_proc_cpu_ticks(pid);
 	double t_last = now_ms(), t_end = t_last + 600000;
 
 	while (now_ms() < t_end) {
 		long long c;
 
 		usleep(100000);
-		c = cpu_ticks(pid);
+		c = vfe_proc_cpu_ticks(pid);
 		if (c != last) {
 			last = c;
 			t_last = now_ms();
@@ -371,7 +347,7 @@ int main(int argc, char **argv)
 		t_pre = now_ms() - t - 500;
 	}
 	/* Downtime starts: stop the rings, save, check. */
-	c0 = cpu_ticks(o.pid);
+	c0 = vfe_proc_cpu_ticks(o.pid);
 	t = now_ms();
 	r = vfe_dev_stop(&src, NULL);
 	t_stop = now_ms() - t;
@@ -402,7 +378,7 @@ int main(int argc, char **argv)
 	t = now_ms();
 	v = check_state(&src);
 	t_check = now_ms() - t;
-	c1 = cpu_ticks(o.pid);
+	c1 = vfe_proc_cpu_ticks(o.pid);
 	if (v) {
 		fprintf(stderr, "source CHECK_DEVICE_STATE: %#llx\n",
 			(unsigned long long)v);
@@ -415,7 +391,7 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	if (o.dest_pid)
-		d0 = cpu_ticks(o.dest_pid);
+		d0 = vfe_proc_cpu_ticks(o.dest_pid);
 	t = now_ms();
 	v = set_state_fd(&dst, 1, p[0]);
 	close(p[0]);
@@ -434,7 +410,7 @@ int main(int argc, char **argv)
 	v = check_state(&dst);
 	t_load = now_ms() - t;
 	if (o.dest_pid) {
-		d1 = cpu_ticks(o.dest_pid);
+		d1 = vfe_proc_cpu_ticks(o.dest_pid);
 		drss = status_kib(o.dest_pid, "VmRSS:");
 	}
 	if (v) {

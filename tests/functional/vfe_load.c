@@ -475,31 +475,6 @@ static int prepare_dir(struct worker *ws, const struct cfg *c)
 	return 0;
 }
 
-/* utime + stime of process pid in clock ticks, or -1. */
-static long long proc_cpu_ticks(pid_t pid)
-{
-	char path[64], buf[1024], *p;
-	unsigned long long ut, st;
-	ssize_t n;
-	int fd;
-
-	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return -1;
-	n = read(fd, buf, sizeof(buf) - 1);
-	close(fd);
-	if (n <= 0)
-		return -1;
-	buf[n] = '\0';
-	p = strrchr(buf, ')');
-	/* After the command: state (3) ... utime (14), stime (15). */
-	if (!p || sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu",
-			 &ut, &st) != 2)
-		return -1;
-	return (long long)(ut + st);
-}
-
 int main(int argc, char **argv)
 {
 	struct cfg c = {
@@ -647,7 +622,7 @@ int main(int argc, char **argv)
 	if (!c.pid && !c.socket)
 		c.pid = d.pid;
 	if (c.pid)
-		cpu0 = proc_cpu_ticks(c.pid);
+		cpu0 = vfe_proc_cpu_ticks(c.pid);
 	t0 = now_us();
 	for (unsigned q = 0; q < c.queues; q++)
 		pthread_create(&ws[q].tid, NULL, run_worker, &ws[q]);
@@ -655,7 +630,7 @@ int main(int argc, char **argv)
 		pthread_join(ws[q].tid, NULL);
 	t1 = now_us();
 	if (c.pid)
-		cpu1 = proc_cpu_ticks(c.pid);
+		cpu1 = vfe_proc_cpu_ticks(c.pid);
 	all = malloc((size_t)c.queues * MAX_SAMPLES * sizeof(uint32_t));
 	for (unsigned q = 0; q < c.queues; q++) {
 		ops += ws[q].ops;

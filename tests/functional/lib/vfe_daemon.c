@@ -278,6 +278,31 @@ void vfe_daemon_kill(struct vfe_daemon *d)
 		fprintf(stderr, "# vfe: daemon %d survived SIGKILL?\n", (int)d->pid);
 }
 
+/* utime + stime of pid in clock ticks, or -1 (vfe_daemon.h). */
+long long vfe_proc_cpu_ticks(pid_t pid)
+{
+	char path[64], buf[1024], *p;
+	unsigned long long ut, st;
+	ssize_t n;
+	int fd;
+
+	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -1;
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n <= 0)
+		return -1;
+	buf[n] = '\0';
+	p = strrchr(buf, ')');
+	/* After the command: state (3) ... utime (14), stime (15). */
+	if (!p || sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu",
+			 &ut, &st) != 2)
+		return -1;
+	return (long long)(ut + st);
+}
+
 const char *vfe_status_str(int status, char *buf, size_t len)
 {
 	if (WIFEXITED(status))

@@ -64,6 +64,12 @@ void vfe_daemon_kill(struct vfe_daemon *d);
 /* Describe a wait status ("exit 0", "signal 11 (core)") into buf. */
 const char *vfe_status_str(int status, char *buf, size_t len);
 
+/*
+ * CPU time of process pid (any process, not only a vfe_daemon): utime +
+ * stime from /proc/PID/stat in clock ticks.  Returns -1 when unreadable.
+ */
+long long vfe_proc_cpu_ticks(pid_t pid);
+
 /* Print the last max_bytes of the daemon's log to stderr, "# "-prefixed. */
 void vfe_daemon_print_log(const struct vfe_daemon *d, size_t max_bytes);
 
