@@ -171,7 +171,7 @@ done < <(grep -a '@@VFS:FAIL' "$console" || true)
 if [[ $daemon_rc != running ]] && ((daemon_rc > 128)); then
     fail "daemon killed by signal $((daemon_rc - 128))"
 fi
-grep -aiE 'Oops|BUG:|Call Trace|Kernel panic' "$console" >/dev/null &&
+grep -aE 'Oops|BUG:|Call Trace|Kernel panic' "$console" >/dev/null &&
     fail "guest kernel reported a problem"
 
 if ((queues > 1)) && grep -q '@@VFS:OK done' "$console"; then
