@@ -164,11 +164,12 @@ void pt_cred_leave(struct pt_fs *fs, struct pt_cred *save)
 }
 
 /*
- * HANDLE_KILLPRIV_V2: when the guest flags a WRITE / truncating OPEN /
- * SETATTR(size) as "kill suid/sgid", the op runs with CAP_FSETID removed
- * from this thread's effective set (capset acts on the calling thread
- * only), so the host kernel clears the bits exactly as it would for an
- * unprivileged writer.  Syscalls: capget, capset.
+ * Kill suid/sgid: when the guest flags a WRITE (FUSE_WRITE_KILL_SUIDGID,
+ * also without HANDLE_KILLPRIV_V2: direct writes carry it) or, with
+ * HANDLE_KILLPRIV_V2, a truncating OPEN / SETATTR(size), the syscall runs
+ * with CAP_FSETID removed from this thread's effective set (capset acts
+ * on the calling thread only), so the host kernel clears the bits as it
+ * would for an unprivileged writer.  Syscalls: capget, capset.
  */
 static int caps_get(struct __user_cap_header_struct *h,
 		    struct __user_cap_data_struct d[2])

@@ -7,6 +7,9 @@
  * WRITE pwritev()s straight from the guest's buffers (the bufvec's memory
  * buffers point into guest RAM).  The handle reference is held across the
  * syscall and the reply, so a racing RELEASE cannot close the fd early.
+ * WRITE runs with the daemon's ids; with FUSE_WRITE_KILL_SUIDGID with
+ * the caller's and without CAP_FSETID, so that the host kernel clears
+ * set-user/group-ID as it would for that writer.
  *
  * Syscalls: openat, close, pwritev, dup, fsync, fdatasync, fallocate,
  * lseek, copy_file_range, syncfs, unlinkat, flock (+ preadv in the
@@ -293,6 +296,7 @@ void pt_op_write_buf(fuse_req_t req, fuse_ino_t ino, struct fuse_bufvec *bufv,
 	static __thread struct iovec iov[IOV_MAX];
 	struct pt_fs *fs = pt_req_fs(req);
 	struct pt_handle *h;
+	struct pt_cred cred;
 	size_t idx = bufv->idx, boff = bufv->off, done = 0;
 	bool bad = false, nofsetid = false;
 	ssize_t r = 0;
@@ -316,9 +320,21 @@ void pt_op_write_buf(fuse_req_t req, fuse_ino_t ino, struct fuse_bufvec *bufv,
 		pt_reply_err(req, (int)r);
 		return;
 	}
-	if (pt_req_kill_priv(fs, req)) {
+	/* FUSE_WRITE_KILL_SUIDGID: the guest sets it on direct writes of a
+	 * process without CAP_FSETID whether HANDLE_KILLPRIV_V2 was
+	 * negotiated or not (cache=never has no other way to clear the
+	 * bits).  The write then runs with the caller's ids and without
+	 * CAP_FSETID, so the host kernel clears what it would for that
+	 * writer: set-user-ID, and set-group-ID when group-executable or
+	 * when the writer is not in the file's group.  (An id the caller
+	 * may not use: the daemon's ids, still without CAP_FSETID.) */
+	cred.switched = false;
+	if (fuse_req_kill_priv(req)) {
+		if (pt_cred_enter(fs, req, &cred))
+			cred.switched = false;
 		r = pt_cap_drop_fsetid(&nofsetid);
 		if (r < 0) {
+			pt_cred_leave(fs, &cred);
 			pt_handle_put(fs, h);
 			pt_reply_err(req, (int)r);
 			return;
@@ -348,6 +364,7 @@ void pt_op_write_buf(fuse_req_t req, fuse_ino_t ino, struct fuse_bufvec *bufv,
 		}
 	}
 	pt_cap_restore_fsetid(nofsetid);
+	pt_cred_leave(fs, &cred);
 	pt_handle_put(fs, h);
 	if (done) {
 		fuse_reply_write(req, done);

@@ -2,12 +2,13 @@
  * tests/e2e/posix/t.c: the assertion framework, shared helpers and main()
  * of the guest-side POSIX behaviour suite (see t.h).
  *
- *   posix -d DIR [-c auto|always|never|metadata] [-x] [-w] [-D] [-m] [-v]
- *         [-s SECTION[,SECTION...]]
+ *   posix -d DIR [-c auto|always|never|metadata] [-x] [-w] [-D] [-m] [-k]
+ *         [-v] [-s SECTION[,SECTION...]]
  *
  * Runs every group of checks in DIR (created if missing; a directory inside
  * a virtio-fs share), as root. The options say how the daemon was started
- * (-x --xattr, -w --writeback, -D --allow-direct-io, -m --allow-mmap), since
+ * (-x --xattr, -w --writeback, -D --allow-direct-io, -m --allow-mmap,
+ * -k --killpriv-v2), since
  * a few expectations depend on them. -s runs only the named groups.
  * Counters live in a shared anonymous mapping, so forked children (non-root
  * parts, lock holders, concurrent writers) count their checks too.
@@ -35,19 +36,9 @@ struct t_config t_cfg = { .cache = "auto" };
 static const struct {
 	const char *name, *reason;
 } known[] = {
-	{ "killpriv",
-	  "without --killpriv-v2, clearing set-user/group-ID on a write or truncate by a "
-	  "non-owner is a SETATTR(mode) in the writer's name: the host refuses it (EPERM), "
-	  "so the write/truncate fails (cache=auto) or the bits stay set (cache=never)" },
-	{ "killpriv-never",
-	  "cache=never: a write by the unprivileged owner leaves set-user/group-ID set" },
 	{ "supp-groups",
 	  "the caller's supplementary groups are not used on the host for open() of an "
 	  "existing file (only FUSE_CREATE_SUPP_GROUP on create): EACCES" },
-	{ "writeback-nonowner-times",
-	  "--writeback: after a non-owner wrote a file, the guest flushes mtime/ctime as an "
-	  "explicit-time SETATTR in that user's name; the host refuses it (EPERM): close() "
-	  "returns EPERM and a later syncfs() reports it" },
 };
 #define N_KNOWN (sizeof(known) / sizeof(known[0]))
 
@@ -434,7 +425,7 @@ int main(int argc, char **argv)
 	int c;
 
 	setvbuf(stdout, NULL, _IOLBF, 0);
-	while ((c = getopt(argc, argv, "d:c:xwDmvs:")) != -1) {
+	while ((c = getopt(argc, argv, "d:c:xwDmkvs:")) != -1) {
 		switch (c) {
 		case 'd': t_cfg.dir = optarg; break;
 		case 'c': t_cfg.cache = optarg; break;
@@ -442,10 +433,11 @@ int main(int argc, char **argv)
 		case 'w': t_cfg.writeback = true; break;
 		case 'D': t_cfg.direct_io = true; break;
 		case 'm': t_cfg.allow_mmap = true; break;
+		case 'k': t_cfg.killpriv_v2 = true; break;
 		case 'v': t_cfg.verbose = true; break;
 		case 's': only = optarg; break;
 		default:
-			fprintf(stderr, "usage: %s -d DIR [-c CACHE] [-x] [-w] [-D] [-m] [-v] [-s LIST]\n",
+			fprintf(stderr, "usage: %s -d DIR [-c CACHE] [-x] [-w] [-D] [-m] [-k] [-v] [-s LIST]\n",
 				argv[0]);
 			return 2;
 		}
@@ -464,9 +456,10 @@ int main(int argc, char **argv)
 		perror(t_cfg.dir);
 		return 2;
 	}
-	printf("posix: dir=%s cache=%s xattr=%d writeback=%d direct_io=%d allow_mmap=%d\n",
+	printf("posix: dir=%s cache=%s xattr=%d writeback=%d direct_io=%d allow_mmap=%d "
+	       "killpriv_v2=%d\n",
 	       t_cfg.dir, t_cfg.cache, t_cfg.xattr, t_cfg.writeback, t_cfg.direct_io,
-	       t_cfg.allow_mmap);
+	       t_cfg.allow_mmap, t_cfg.killpriv_v2);
 	for (i = 0; i < sizeof(groups) / sizeof(groups[0]); i++) {
 		if (!selected(only, groups[i].name))
 			continue;

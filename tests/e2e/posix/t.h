@@ -30,6 +30,7 @@ struct t_config {
 	bool writeback;       /* --writeback (-w) */
 	bool direct_io;       /* --allow-direct-io (-D) */
 	bool allow_mmap;      /* --allow-mmap (-m) */
+	bool killpriv_v2;     /* --killpriv-v2 (-k) */
 	bool verbose;         /* print every section (-v) */
 };
 extern struct t_config t_cfg;
@@ -78,10 +79,7 @@ bool t_memeq(const void *got, const void *want, size_t n, const char *expr,
  * table, printed once at the end of a run that saw them). Each is used with
  * XFAIL() right before a check it explains, under the daemon settings where
  * it shows. */
-#define XF_KILLPRIV "killpriv"
-#define XF_KILLPRIV_NEVER "killpriv-never"
 #define XF_SUPP "supp-groups"
-#define XF_WB_TIMES "writeback-nonowner-times"
 #define CHILD_WAIT(pid) t_child_wait((pid), __FILE__, __LINE__)
 
 /* Helpers shared by the test files (t.c). */
