@@ -21,7 +21,6 @@
  */
 #include <errno.h>
 #include <fcntl.h>
-#include <ftw.h>
 #include <getopt.h>
 #include <inttypes.h>
 #include <pthread.h>
@@ -36,6 +35,7 @@
 #include "vfe_daemon.h"
 #include "vfe_dev.h"
 #include "vfe_fuse.h"
+#include "vfe_test.h"
 
 #define MAX_SAMPLES 200000
 
@@ -365,16 +365,6 @@ out:
 	return NULL;
 }
 
-static int rm_one(const char *path, const struct stat *st, int flag,
-		  struct FTW *ftw)
-{
-	(void)st;
-	(void)flag;
-	(void)ftw;
-	remove(path);
-	return 0;
-}
-
 static int cmp_u32(const void *a, const void *b)
 {
 	uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
@@ -688,7 +678,7 @@ int main(int argc, char **argv)
 		}
 		/* Our own temporary directory (with the shared dir if we
 		 * made it there). */
-		nftw(tmpl, rm_one, 16, FTW_DEPTH | FTW_PHYS);
+		vfe_rm_tree(tmpl);
 	}
 	return ret;
 }

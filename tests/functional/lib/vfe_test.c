@@ -222,6 +222,12 @@ static int rm_one(const char *path, const struct stat *st, int flag,
 	return 0;
 }
 
+/* Remove the tree at dir, best effort (vfe_test.h). */
+void vfe_rm_tree(const char *dir)
+{
+	nftw(dir, rm_one, 16, FTW_DEPTH | FTW_PHYS);
+}
+
 /* Markers of a sanitizer report (ASan, LSan, UBSan) in a daemon log. */
 static const char *const san_markers[] = {
 	"ERROR: AddressSanitizer", "ERROR: LeakSanitizer",
@@ -336,7 +342,7 @@ static int run_case(const struct vfe_test *t)
 	if (getenv("VFE_KEEP") && !(WIFEXITED(st) && WEXITSTATUS(st) == 0))
 		vfe_note("kept %s", test_dir);
 	else
-		nftw(test_dir, rm_one, 16, FTW_DEPTH | FTW_PHYS);
+		vfe_rm_tree(test_dir);
 	if (WIFEXITED(st) && WEXITSTATUS(st) == 0)
 		return 0;
 	if (WIFEXITED(st) && WEXITSTATUS(st) == EXIT_SKIP)

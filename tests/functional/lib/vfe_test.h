@@ -76,6 +76,12 @@ int vfe_env_spawn(struct vfe_env *e, const struct vfe_env_opts *o);
  */
 void vfe_env_down(struct vfe_env *e);
 
+/*
+ * Remove the directory tree at dir, not following links, best effort
+ * (what cannot be removed stays; nothing is reported).
+ */
+void vfe_rm_tree(const char *dir);
+
 /* Path of name inside the daemon's shared directory (static buffer). */
 const char *vfe_shared_path(struct vfe_env *e, const char *name);
 
