@@ -189,7 +189,8 @@ bool pt_mig_hidden(const struct pt_inode *parent, const char *name)
 	return parent->is_root && !strcmp(name, PT_MIG_DIR);
 }
 
-static int src_add(struct pt_mig_src *s, struct pt_inode *in)
+/* A new zeroed record for nodeid, indexed by id; NULL when out of memory. */
+static struct src_rec *src_rec_new(struct pt_mig_src *s, uint64_t nodeid)
 {
 	struct src_rec *r;
 
@@ -198,16 +199,25 @@ static int src_add(struct pt_mig_src *s, struct pt_inode *in)
 		struct src_rec *nv = realloc(s->v, nc * sizeof(*nv));
 
 		if (!nv)
-			return -ENOMEM;
+			return NULL;
 		s->v = nv;
 		s->cap = nc;
 	}
-	if (imap_add(&s->by_id, in->nodeid, s->n))
-		return -ENOMEM;
+	if (imap_add(&s->by_id, nodeid, s->n))
+		return NULL;
 	r = &s->v[s->n++];
 	memset(r, 0, sizeof(*r));
+	r->nodeid = nodeid;
+	return r;
+}
+
+static int src_add(struct pt_mig_src *s, struct pt_inode *in)
+{
+	struct src_rec *r = src_rec_new(s, in->nodeid);
+
+	if (!r)
+		return -ENOMEM;
 	r->in = in;
-	r->nodeid = in->nodeid;
 	r->nlookup = atomic_load(&in->nlookup);
 	r->generation = in->generation;
 	r->kind = KIND_UNSET;
@@ -218,23 +228,10 @@ static int src_add(struct pt_mig_src *s, struct pt_inode *in)
 static int add_invalid_cb(uint64_t nodeid, uint64_t nlookup,
 			  uint64_t generation, int err, void *arg)
 {
-	struct pt_mig_src *s = arg;
-	struct src_rec *r;
+	struct src_rec *r = src_rec_new(arg, nodeid);
 
-	if (s->n == s->cap) {
-		size_t nc = s->cap ? s->cap * 2 : 256;
-		struct src_rec *nv = realloc(s->v, nc * sizeof(*nv));
-
-		if (!nv)
-			return -ENOMEM;
-		s->v = nv;
-		s->cap = nc;
-	}
-	if (imap_add(&s->by_id, nodeid, s->n))
+	if (!r)
 		return -ENOMEM;
-	r = &s->v[s->n++];
-	memset(r, 0, sizeof(*r));
-	r->nodeid = nodeid;
 	r->nlookup = nlookup;
 	r->generation = generation;
 	r->kind = PT_MIG_INVALID;
