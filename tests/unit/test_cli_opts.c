@@ -9,16 +9,9 @@
 
 #include "options.h"
 
-static int fails;
+#include "unit_check.h"
 
-#define EXPECT(c)                                                        \
-	do {                                                             \
-		if (!(c)) {                                              \
-			fprintf(stderr, "%s:%d: EXPECT(%s) failed\n",    \
-				__FILE__, __LINE__, #c);                 \
-			fails++;                                         \
-		}                                                        \
-	} while (0)
+#define EXPECT(c) CHECK(c)
 
 static int parse_v(struct vfs_options *o, const char *const *args)
 {
@@ -155,7 +148,7 @@ int main(void)
 	t_conflicts();
 	t_print_caps();
 	t_compat();
-	if (fails)
-		fprintf(stderr, "%d failure(s)\n", fails);
-	return fails ? 1 : 0;
+	if (failures)
+		fprintf(stderr, "%d failure(s)\n", failures);
+	return failures ? 1 : 0;
 }

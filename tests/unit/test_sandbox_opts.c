@@ -11,16 +11,9 @@
 #include "idmap.h"
 #include "options.h"
 
-static int fails;
+#include "unit_check.h"
 
-#define EXPECT(c)                                                        \
-	do {                                                             \
-		if (!(c)) {                                              \
-			fprintf(stderr, "%s:%d: EXPECT(%s) failed\n",    \
-				__FILE__, __LINE__, #c);                 \
-			fails++;                                         \
-		}                                                        \
-	} while (0)
+#define EXPECT(c) CHECK(c)
 
 /* Parse a NULL-terminated argument list after the two required ones. */
 static int parse(struct vfs_options *o, const char *const *extra)
@@ -128,7 +121,7 @@ int main(void)
 	t_defaults();
 	t_idmaps();
 	t_modcaps();
-	if (fails)
-		fprintf(stderr, "%d failed\n", fails);
-	return fails ? 1 : 0;
+	if (failures)
+		fprintf(stderr, "%d failed\n", failures);
+	return failures ? 1 : 0;
 }
