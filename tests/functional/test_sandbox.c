@@ -12,6 +12,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
+#include "vfe_proc.h"
 #include "vfe_test.h"
 
 #define ROOT FUSE_ROOT_ID
@@ -29,51 +30,10 @@ static void need_root(void)
  * sandbox the (only) child of the waiting process. */
 static pid_t worker_pid(struct vfe_env *e, bool forked)
 {
-	char path[80];
-	FILE *f;
-	int pid = 0;
-
-	if (!forked)
-		return e->d.pid;
-	snprintf(path, sizeof(path), "/proc/%d/task/%d/children", (int)e->d.pid,
-		 (int)e->d.pid);
-	f = fopen(path, "re");
-	CHECKF(f, "cannot open %s", path);
-	CHECKF(fscanf(f, "%d", &pid) == 1, "the daemon has no child process");
-	fclose(f);
-	return pid;
+	return forked ? vfe_proc_child(e->d.pid) : e->d.pid;
 }
 
-/* Value of "Name:" in /proc/pid/status, parsed as hex when hex. */
-static unsigned long long status_field(pid_t pid, const char *name, bool hex)
-{
-	char path[64], line[256];
-	size_t n = strlen(name);
-	FILE *f;
 
-	snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
-	f = fopen(path, "re");
-	CHECKF(f, "cannot open %s", path);
-	while (fgets(line, sizeof(line), f)) {
-		if (strncmp(line, name, n) == 0 && line[n] == ':') {
-			fclose(f);
-			return strtoull(line + n + 1, NULL, hex ? 16 : 10);
-		}
-	}
-	fclose(f);
-	vfe_fail(__FILE__, __LINE__, "no %s in %s", name, path);
-}
-
-static bool same_ns(pid_t pid, const char *ns)
-{
-	char a[64], b[64], la[64] = "", lb[64] = "";
-
-	snprintf(a, sizeof(a), "/proc/%d/ns/%s", (int)pid, ns);
-	snprintf(b, sizeof(b), "/proc/self/ns/%s", ns);
-	CHECK(readlink(a, la, sizeof(la) - 1) > 0);
-	CHECK(readlink(b, lb, sizeof(lb) - 1) > 0);
-	return strcmp(la, lb) == 0;
-}
 
 /* The worker's root directory is the shared directory. */
 static void check_root(struct vfe_env *e, pid_t pid)
@@ -116,16 +76,16 @@ static void t_namespace(void)
 	need_root();
 	up_with(&e, NULL, NULL);
 	w = worker_pid(&e, true);
-	CHECKF(!same_ns(w, "pid") && !same_ns(w, "mnt") && !same_ns(w, "net"),
+	CHECKF(!vfe_proc_same_ns(w, "pid") && !vfe_proc_same_ns(w, "mnt") && !vfe_proc_same_ns(w, "net"),
 	       "the daemon shares a pid, mount or network namespace");
 	check_root(&e, w);
-	CHECK_EQ(status_field(w, "CapEff", true), KEPT_CAPS);
-	CHECK_EQ(status_field(w, "CapPrm", true), KEPT_CAPS);
-	CHECK_EQ(status_field(w, "CapBnd", true), KEPT_CAPS);
-	CHECK_EQ(status_field(w, "CapInh", true), 0);
-	CHECK_EQ(status_field(w, "Seccomp", false), 2);
-	CHECK_EQ(status_field(w, "NoNewPrivs", false), 1);
-	CHECK_EQ(status_field(w, "Groups", false), 0);
+	CHECK_EQ(vfe_proc_status(w, "CapEff", true), KEPT_CAPS);
+	CHECK_EQ(vfe_proc_status(w, "CapPrm", true), KEPT_CAPS);
+	CHECK_EQ(vfe_proc_status(w, "CapBnd", true), KEPT_CAPS);
+	CHECK_EQ(vfe_proc_status(w, "CapInh", true), 0);
+	CHECK_EQ(vfe_proc_status(w, "Seccomp", false), 2);
+	CHECK_EQ(vfe_proc_status(w, "NoNewPrivs", false), 1);
+	CHECK_EQ(vfe_proc_status(w, "Groups", false), 0);
 	check_serves(&e);
 	vfe_env_down(&e);
 }
@@ -138,7 +98,7 @@ static void t_modcaps(void)
 	need_root();
 	up_with(&e, "--modcaps=+SYS_ADMIN:-mknod", NULL);
 	w = worker_pid(&e, true);
-	CHECK_EQ(status_field(w, "CapEff", true),
+	CHECK_EQ(vfe_proc_status(w, "CapEff", true),
 		 (KEPT_CAPS | CAP_BIT(21)) & ~CAP_BIT(27));
 	check_serves(&e);
 	vfe_env_down(&e);
@@ -150,7 +110,7 @@ static void t_seccomp_trap(void)
 
 	need_root();
 	up_with(&e, "--seccomp=trap", NULL);
-	CHECK_EQ(status_field(worker_pid(&e, true), "Seccomp", false), 2);
+	CHECK_EQ(vfe_proc_status(worker_pid(&e, true), "Seccomp", false), 2);
 	check_serves(&e);
 	vfe_env_down(&e);
 }
@@ -162,8 +122,8 @@ static void t_chroot(void)
 	need_root();
 	up_with(&e, "--sandbox=chroot", NULL);
 	check_root(&e, e.d.pid);
-	CHECK_EQ(status_field(e.d.pid, "CapEff", true), KEPT_CAPS);
-	CHECK_EQ(status_field(e.d.pid, "Seccomp", false), 2);
+	CHECK_EQ(vfe_proc_status(e.d.pid, "CapEff", true), KEPT_CAPS);
+	CHECK_EQ(vfe_proc_status(e.d.pid, "Seccomp", false), 2);
 	check_serves(&e);
 	vfe_env_down(&e);
 }
@@ -174,7 +134,7 @@ static void t_none(void)
 
 	need_root();
 	up_with(&e, "--sandbox=none", "--seccomp=none");
-	CHECK_EQ(status_field(e.d.pid, "Seccomp", false), 0);
+	CHECK_EQ(vfe_proc_status(e.d.pid, "Seccomp", false), 0);
 	check_serves(&e);
 	vfe_env_down(&e);
 }

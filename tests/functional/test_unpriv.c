@@ -29,6 +29,7 @@
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
+#include "vfe_proc.h"
 #include "vfe_test.h"
 
 #define ROOT FUSE_ROOT_ID
@@ -136,52 +137,8 @@ static void up_as(struct vfe_env *e, unsigned id, const char *const *args)
 	vfe_env_up(e, &o);
 }
 
-/* The process doing the work: the only child of the waiting process. */
-static pid_t worker_pid(struct vfe_env *e)
-{
-	char path[80];
-	FILE *f;
-	int pid = 0;
 
-	snprintf(path, sizeof(path), "/proc/%d/task/%d/children", (int)e->d.pid,
-		 (int)e->d.pid);
-	f = fopen(path, "re");
-	CHECKF(f, "cannot open %s", path);
-	CHECKF(fscanf(f, "%d", &pid) == 1, "the daemon has no child process");
-	fclose(f);
-	return pid;
-}
 
-/* Value of "Name:" in /proc/pid/status (the first number of the line). */
-static unsigned long long status_field(pid_t pid, const char *name, bool hex)
-{
-	char path[64], line[256];
-	size_t n = strlen(name);
-	FILE *f;
-
-	snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
-	f = fopen(path, "re");
-	CHECKF(f, "cannot open %s", path);
-	while (fgets(line, sizeof(line), f)) {
-		if (strncmp(line, name, n) == 0 && line[n] == ':') {
-			fclose(f);
-			return strtoull(line + n + 1, NULL, hex ? 16 : 10);
-		}
-	}
-	fclose(f);
-	vfe_fail(__FILE__, __LINE__, "no %s in %s", name, path);
-}
-
-static bool same_ns(pid_t pid, const char *ns)
-{
-	char a[64], b[64], la[64] = "", lb[64] = "";
-
-	snprintf(a, sizeof(a), "/proc/%d/ns/%s", (int)pid, ns);
-	snprintf(b, sizeof(b), "/proc/self/ns/%s", ns);
-	CHECK(readlink(a, la, sizeof(la) - 1) > 0);
-	CHECK(readlink(b, lb, sizeof(lb) - 1) > 0);
-	return strcmp(la, lb) == 0;
-}
 
 /*
  * /proc/pid/<file> (uid_map or gid_map, as the host sees it) must hold
@@ -237,18 +194,18 @@ static void check_setgroups(pid_t pid, const char *want)
 /* What every case checks of the daemon as the host sees it. */
 static void check_daemon(struct vfe_env *e, unsigned id, uint64_t caps)
 {
-	pid_t w = worker_pid(e);
+	pid_t w = vfe_proc_child(e->d.pid);
 
-	CHECKF(!same_ns(e->d.pid, "user") && !same_ns(w, "user"),
+	CHECKF(!vfe_proc_same_ns(e->d.pid, "user") && !vfe_proc_same_ns(w, "user"),
 	       "the daemon is not in a user namespace of its own");
-	CHECKF(!same_ns(w, "pid") && !same_ns(w, "mnt") && !same_ns(w, "net"),
+	CHECKF(!vfe_proc_same_ns(w, "pid") && !vfe_proc_same_ns(w, "mnt") && !vfe_proc_same_ns(w, "net"),
 	       "the daemon shares a pid, mount or network namespace");
-	CHECK_EQ(status_field(w, "Uid", false), id);
-	CHECK_EQ(status_field(w, "Gid", false), id);
-	CHECK_EQ(status_field(w, "CapEff", true), caps);
-	CHECK_EQ(status_field(w, "CapPrm", true), caps);
-	CHECK_EQ(status_field(w, "Seccomp", false), 2);
-	CHECK_EQ(status_field(w, "NoNewPrivs", false), 1);
+	CHECK_EQ(vfe_proc_status(w, "Uid", false), id);
+	CHECK_EQ(vfe_proc_status(w, "Gid", false), id);
+	CHECK_EQ(vfe_proc_status(w, "CapEff", true), caps);
+	CHECK_EQ(vfe_proc_status(w, "CapPrm", true), caps);
+	CHECK_EQ(vfe_proc_status(w, "Seccomp", false), 2);
+	CHECK_EQ(vfe_proc_status(w, "NoNewPrivs", false), 1);
 }
 
 /*
@@ -299,10 +256,10 @@ static void t_self_map(void)
 	{
 		const unsigned m[1][3] = { { id, id, 1 } };
 
-		check_map(worker_pid(&e), "uid_map", m, 1);
-		check_map(worker_pid(&e), "gid_map", m, 1);
+		check_map(vfe_proc_child(e.d.pid), "uid_map", m, 1);
+		check_map(vfe_proc_child(e.d.pid), "gid_map", m, 1);
 	}
-	check_setgroups(worker_pid(&e), "deny");
+	check_setgroups(vfe_proc_child(e.d.pid), "deny");
 	/* No credential switch: the guest's uid does not matter. */
 	check_file(&e, "self", 0, id, id);
 	check_file(&e, "self1000", 1000, id, id);
@@ -334,10 +291,10 @@ static void t_ns_root(void)
 	{
 		const unsigned m[1][3] = { { 0, id, 1 } };
 
-		check_map(worker_pid(&e), "uid_map", m, 1);
-		check_map(worker_pid(&e), "gid_map", m, 1);
+		check_map(vfe_proc_child(e.d.pid), "uid_map", m, 1);
+		check_map(vfe_proc_child(e.d.pid), "gid_map", m, 1);
 	}
-	check_setgroups(worker_pid(&e), "deny");
+	check_setgroups(vfe_proc_child(e.d.pid), "deny");
 	check_file(&e, "nsroot", 0, id, 0);
 	/* A guest id without a mapping cannot own a file. */
 	e.f.uid = e.f.gid = 1000;
@@ -414,8 +371,8 @@ static void t_subid(void)
 		const unsigned m[2][3] = { { 0, id, 1 },
 					   { 1, SUB_BASE, SUB_COUNT } };
 
-		check_map(worker_pid(&e), "uid_map", m, 2);
-		check_map(worker_pid(&e), "gid_map", m, 2);
+		check_map(vfe_proc_child(e.d.pid), "uid_map", m, 2);
+		check_map(vfe_proc_child(e.d.pid), "gid_map", m, 2);
 	}
 	check_file(&e, "subroot", 0, id, 0);
 	/* Guest uid 1000 is namespace uid 1000: host SUB_BASE + 999. */
