@@ -30,7 +30,9 @@ static bool quick_opcode(uint32_t op)
 	}
 }
 
-bool fuse_request_is_slow(const struct iovec *out, unsigned out_num)
+/* The request's opcode from a private copy, or 0 when it is too short
+ * to have one (a malformed request is answered at once, inline). */
+static uint32_t peek_opcode(const struct iovec *out, unsigned out_num)
 {
 	struct fuse_in_header h;
 	size_t got = 0;
@@ -44,6 +46,18 @@ bool fuse_request_is_slow(const struct iovec *out, unsigned out_num)
 		got += n;
 	}
 	if (got < offsetof(struct fuse_in_header, opcode) + sizeof(h.opcode))
-		return false;   /* malformed: answered at once, inline */
-	return !quick_opcode(h.opcode);
+		return 0;
+	return h.opcode;
+}
+
+bool fuse_request_is_slow(const struct iovec *out, unsigned out_num)
+{
+	uint32_t op = peek_opcode(out, out_num);
+
+	return op && !quick_opcode(op);
+}
+
+bool fuse_request_may_block(const struct iovec *out, unsigned out_num)
+{
+	return peek_opcode(out, out_num) == FUSE_SETLKW;
 }

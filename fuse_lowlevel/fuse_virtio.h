@@ -128,6 +128,12 @@ int fuse_session_process(struct fuse_worker *w,
 bool fuse_request_is_slow(const struct iovec *out, unsigned out_num);
 
 /*
+ * May the request in `out` block for an unbounded time (SETLKW: a POSIX
+ * or flock lock wait)?  Such requests never run in a ring's thread.
+ */
+bool fuse_request_may_block(const struct iovec *out, unsigned out_num);
+
+/*
  * Forget all FUSE state: INIT must be done again and the file system's
  * reset op is called.  Used for RESET_DEVICE.  Must not race with
  * fuse_session_process() (queues are stopped).

@@ -164,16 +164,13 @@ static void kick_lock_waits(void *arg)
 	pt_fs_cancel_lock_waits(arg);
 }
 
-/* Host-side locks block on pool workers, leaving one free for unlocks
- * (none without a pool of at least 2: locks stay guest-local). */
-static void wire_lock_waits(struct vu_dev *dev, struct pt_fs *fs,
-			    unsigned pool, bool want_locks)
+/* Host-side lock waits (SETLKW) block on the workers of the device's
+ * blocking pool, never on a ring thread or a request-pool worker, so
+ * unlocks always get through; at most VQ_BLOCK_WORKERS wait at once. */
+static void wire_lock_waits(struct vu_dev *dev, struct pt_fs *fs)
 {
 	vu_gate_set_kick(&dev->mem_gate, kick_lock_waits, fs);
-	pt_fs_set_lock_waits(fs, pool >= 2 ? pool - 1 : 0);
-	if (pool < 2 && want_locks)
-		LOG_INFO("host-side locks need --thread-pool-size >= 2; "
-			 "locks stay guest-local");
+	pt_fs_set_lock_waits(fs, VQ_BLOCK_WORKERS);
 }
 
 static const struct vu_state_ops state_ops = {
@@ -384,8 +381,7 @@ int main(int argc, char **argv)
 	if (!ret)
 		ret = vq_pool_start(dev, o.thread_pool_size);
 	if (!ret)
-		wire_lock_waits(dev, fs, o.thread_pool_size,
-				!o.pt.no_posix_lock || !o.pt.no_flock);
+		wire_lock_waits(dev, fs);
 	if (ret) {
 		LOG_ERR("device init: %s", strerror(-ret));
 		return 1;

@@ -147,6 +147,7 @@ struct vq_job *vq_pool_get(struct vq_pool *p)
 	p->free_list = job->next;
 	pthread_mutex_unlock(&p->lock);
 	job->next = NULL;
+	job->pool = p;
 	return job;
 }
 

@@ -19,6 +19,7 @@ struct vq_pool;
 /* One request in flight: its ring and its element. */
 struct vq_job {
 	struct vq_job *next;
+	struct vq_pool *pool;   /* the pool whose slot this is */
 	struct vq *vq;
 	struct vq_elem elem;
 };
@@ -40,7 +41,8 @@ struct vq_job *vq_pool_get(struct vq_pool *p);
 /* Give back a slot that was not submitted (or whose job is done). */
 void vq_pool_put(struct vq_pool *p, struct vq_job *job);
 
-/* Queue job (job->vq and job->elem filled) for a worker. */
+/* Queue job (job->vq and job->elem filled) for a worker of p; the job
+ * may come from another pool's slots (it goes back to job->pool). */
 void vq_pool_submit(struct vq_pool *p, struct vq_job *job);
 
 #endif

@@ -42,6 +42,25 @@ static bool keep_going(struct vq *vq)
 	return !atomic_load(&vq->stop) && atomic_load(&vq->enabled);
 }
 
+/*
+ * Give a request that may block (see fuse_request_may_block()) popped
+ * into e to the blocking pool.  The caller is inside the gate and does not
+ * hold push_lock; the job takes a gate entry of its own until it is pushed.
+ */
+static void hand_off_blocking(struct vq *vq, const struct vq_elem *e)
+{
+	struct vu_dev *dev = vq->dev;
+	struct vq_job *job = vq_pool_get(dev->block_pool);
+
+	memcpy(&job->elem, e, sizeof(*e));
+	job->vq = vq;
+	vu_gate_enter_nested(&dev->mem_gate);
+	pthread_mutex_lock(&vq->push_lock);
+	vq->inflight++;
+	pthread_mutex_unlock(&vq->push_lock);
+	vq_pool_submit(dev->block_pool, job);
+}
+
 /* Process what the ring holds in this thread.  Returns true when the ring
  * ran dry or processing must pause; false after a full batch. */
 static bool process_inline(struct vq *vq)
@@ -72,6 +91,12 @@ static bool process_inline(struct vq *vq)
 			continue;
 		done++;
 		pthread_mutex_unlock(&vq->push_lock);
+		if (dev->block_pool &&
+		    fuse_request_may_block(e->out, e->out_num)) {
+			hand_off_blocking(vq, e);
+			pthread_mutex_lock(&vq->push_lock);
+			continue;
+		}
 		if (fuse_session_process(vq->worker, e->out, e->out_num, e->in,
 					 e->in_num, &written) < 0)
 			written = 0;
@@ -130,11 +155,14 @@ static bool process_pool(struct vq *vq)
 			continue;
 		}
 		if (r == 1) {
+			bool block = fuse_request_may_block(job->elem.out,
+							    job->elem.out_num);
+
 			vq->inflight++;
 			pthread_mutex_unlock(&vq->push_lock);
 			job->vq = vq;
 			/* The job keeps the gate entry until it is pushed. */
-			vq_pool_submit(dev->pool, job);
+			vq_pool_submit(block ? dev->block_pool : dev->pool, job);
 			continue;
 		}
 		vq_pool_put(dev->pool, job);
@@ -170,7 +198,7 @@ static void job_done(struct vq_job *job, size_t written)
 		pthread_cond_broadcast(&vq->drained);
 	pthread_mutex_unlock(&vq->push_lock);
 	vu_gate_leave(&dev->mem_gate);
-	vq_pool_put(dev->pool, job);
+	vq_pool_put(job->pool, job);
 }
 
 static void *queue_main(void *arg)
@@ -215,6 +243,11 @@ static void *queue_main(void *arg)
 
 int vq_pool_start(struct vu_dev *dev, unsigned nthreads)
 {
+	/* One worker more than waits may block: the spare one answers a wait
+	 * over the limit at once instead of queuing it. */
+	dev->block_pool = vq_pool_new(dev->se, VQ_BLOCK_WORKERS + 1, job_done);
+	if (!dev->block_pool)
+		return -errno;
 	if (!nthreads)
 		return 0;
 	dev->pool = vq_pool_new(dev->se, nthreads, job_done);

@@ -65,6 +65,7 @@ struct vu_dev {
 	struct vq vqs[VU_MAX_QUEUES];
 	struct fuse_session *se;
 	struct vq_pool *pool;         /* NULL: requests run in queue threads */
+	struct vq_pool *block_pool;   /* requests that may block (lock waits) */
 
 	const struct vu_state_ops *state_ops;   /* NULL: no migration */
 	void *state_opaque;
@@ -103,8 +104,13 @@ void vu_dev_destroy(struct vu_dev *dev);
  */
 int vu_dev_serve(struct vu_dev *dev);
 
+/* Lock waits (SETLKW) that may block at once, on the blocking pool's
+ * workers (one more than this), whatever --thread-pool-size says. */
+#define VQ_BLOCK_WORKERS 8
+
 /* Start the shared worker pool with nthreads threads (0: none, requests
- * run in the queue threads).  Call before serving.  0 or -errno. */
+ * run in the queue threads) and the pool for blocking requests
+ * (VQ_BLOCK_WORKERS + 1).  Call before serving.  0 or -errno. */
 int vq_pool_start(struct vu_dev *dev, unsigned nthreads);
 
 /* Start the queue thread of vq (ring configured and kick fd set).

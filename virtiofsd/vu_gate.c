@@ -75,6 +75,13 @@ void vu_gate_enter(struct vu_gate *g)
 	pthread_mutex_unlock(&g->lock);
 }
 
+void vu_gate_enter_nested(struct vu_gate *g)
+{
+	pthread_mutex_lock(&g->lock);
+	g->users++;
+	pthread_mutex_unlock(&g->lock);
+}
+
 void vu_gate_leave(struct vu_gate *g)
 {
 	pthread_mutex_lock(&g->lock);

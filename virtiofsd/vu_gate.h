@@ -50,6 +50,10 @@ void vu_gate_destroy(struct vu_gate *g);
 /* Enter; waits while the gate is closed. */
 void vu_gate_enter(struct vu_gate *g);
 
+/* Enter once more while already inside (never waits: the gate cannot
+ * finish closing while the caller is inside anyway). */
+void vu_gate_enter_nested(struct vu_gate *g);
+
 /* Leave an entry (possibly made by another thread). */
 void vu_gate_leave(struct vu_gate *g);
 

@@ -100,6 +100,8 @@ void vu_dev_destroy(struct vu_dev *dev)
 	stop_all(dev);
 	vq_pool_free(dev->pool);
 	dev->pool = NULL;
+	vq_pool_free(dev->block_pool);
+	dev->block_pool = NULL;
 	for (unsigned i = 0; i < VU_MAX_QUEUES; i++)
 		vq_destroy(&dev->vqs[i]);
 	vu_log_clear(&dev->log);

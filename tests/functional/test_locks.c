@@ -1,12 +1,13 @@
 /*
- * test_locks.c - host-side locks: INIT negotiation (only with a pool of
- * at least two workers, and -o no_posix_lock / no_flock), POSIX record
- * locks per guest lock owner (conflicts between owners and with host
- * processes, merge and split within one owner, GETLK and the holder's
- * pid, unlock on FLUSH), flock per FUSE handle, and SETLKW: it waits on a
- * pool worker while other requests go on, is granted on unlock, and is
- * answered ENOLCK within a bounded time when the rings are suspended
- * (GET_VRING_BASE) while it waits.
+ * test_locks.c - host-side locks: INIT negotiation (on by default, off
+ * with -o no_posix_lock / no_flock), POSIX record locks per guest lock
+ * owner (conflicts between owners and with host processes, merge and
+ * split within one owner, GETLK and the holder's pid, unlock on FLUSH),
+ * flock per FUSE handle, and SETLKW: it waits on a worker of the blocking
+ * pool while other requests go on (no request pool needed), is granted on
+ * unlock, eight can wait at once and a ninth is refused (ENOLCK), and
+ * every waiter is answered ENOLCK within a bounded time when the rings
+ * are suspended (GET_VRING_BASE).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -133,9 +134,11 @@ static void t_negotiation(void)
 {
 	struct vfe_env e;
 
+	/* On by default, with or without a request pool: lock waits have
+	 * workers of their own. */
 	env_up(&e, 0, NULL);
-	CHECK(!(e.f.init.flags & FUSE_POSIX_LOCKS));
-	CHECK(!(e.f.init.flags & FUSE_FLOCK_LOCKS));
+	CHECK(e.f.init.flags & FUSE_POSIX_LOCKS);
+	CHECK(e.f.init.flags & FUSE_FLOCK_LOCKS);
 	vfe_env_down(&e);
 	env_up(&e, 2, NULL);
 	CHECK(e.f.init.flags & FUSE_POSIX_LOCKS);
@@ -233,19 +236,29 @@ static double now_s(void)
 	return (double)ts.tv_sec + ts.tv_nsec / 1e9;
 }
 
+static struct vfe_fuse_req *submit_setlkw_as(struct vfe_env *e,
+					     const struct lk_file *lf,
+					     struct vfe_fuse_call *c,
+					     struct fuse_lk_in *in,
+					     uint64_t owner, uint32_t pid)
+{
+	struct vfe_fuse_req *r;
+	int err = 0;
+
+	lk_call(c, in, NULL, FUSE_SETLKW, lf->nodeid, lf->fh2, owner,
+		F_WRLCK, 0, 0, pid, false);
+	r = vfe_fuse_submit(&e->f, c, &err);
+	CHECKF(r, "submit SETLKW: %s", vfe_errname(err));
+	return r;
+}
+
+/* Owner B waits for the whole file. */
 static struct vfe_fuse_req *submit_setlkw(struct vfe_env *e,
 					  const struct lk_file *lf,
 					  struct vfe_fuse_call *c,
 					  struct fuse_lk_in *in)
 {
-	struct vfe_fuse_req *r;
-	int err = 0;
-
-	lk_call(c, in, NULL, FUSE_SETLKW, lf->nodeid, lf->fh2, OWNER_B,
-		F_WRLCK, 0, 0, PID_B, false);
-	r = vfe_fuse_submit(&e->f, c, &err);
-	CHECKF(r, "submit SETLKW: %s", vfe_errname(err));
-	return r;
+	return submit_setlkw_as(e, lf, c, in, OWNER_B, PID_B);
 }
 
 static void t_setlkw(void)
@@ -259,7 +272,8 @@ static void t_setlkw(void)
 	uint16_t base[8];
 	double t0;
 
-	env_up(&e, 2, NULL);
+	/* No request pool: the wait must still not stall the ring. */
+	env_up(&e, 0, NULL);
 	file_up(&e, &lf);
 	/* Granted on unlock; other requests go on meanwhile. */
 	CHECK_OK(setlk(&e, &lf, lf.fh1, OWNER_A, F_WRLCK, 0, 0, PID_A));
@@ -267,16 +281,6 @@ static void t_setlkw(void)
 	usleep(200 * 1000);
 	CHECK(!r->done);
 	CHECK_OK(vfe_fuse_getattr(&e.f, lf.nodeid, false, 0, &a));
-	/* The pool has 2 workers, one waits: a second wait is refused
-	 * rather than take the last worker. */
-	{
-		struct vfe_fuse_call c2;
-		struct fuse_lk_in in2;
-
-		lk_call(&c2, &in2, NULL, FUSE_SETLKW, lf.nodeid, lf.fh2,
-			0xc0c0, F_WRLCK, 0, 0, 77, false);
-		CHECK_ERR(vfe_fuse_call(&e.f, &c2), -ENOLCK);
-	}
 	CHECK_OK(setlk(&e, &lf, lf.fh1, OWNER_A, F_UNLCK, 0, 0, PID_A));
 	CHECK_OK(vfe_fuse_wait(&e.f, r, 5000));
 	CHECK_OK(vfe_fuse_result(&e.f, r, &c));
@@ -285,18 +289,40 @@ static void t_setlkw(void)
 		  -EAGAIN);
 	CHECK_OK(setlk(&e, &lf, lf.fh2, OWNER_B, F_UNLCK, 0, 0, PID_B));
 
-	/* A suspend while B waits: GET_VRING_BASE returns soon and B has
-	 * its answer (ENOLCK); nothing is held for B afterwards. */
+	/* Eight owners wait at once (the blocking workers); a ninth wait
+	 * is refused rather than queued behind them.  Then a suspend: every
+	 * waiter has its answer (ENOLCK) when GET_VRING_BASE returns, soon,
+	 * and nothing is held for them afterwards. */
 	CHECK_OK(setlk(&e, &lf, lf.fh1, OWNER_A, F_WRLCK, 0, 0, PID_A));
-	r = submit_setlkw(&e, &lf, &c, &in);
-	usleep(200 * 1000);
-	CHECK(!r->done);
-	t0 = now_s();
-	CHECK_OK(vfe_dev_stop(&e.dev, base));
-	CHECKF(now_s() - t0 < 2.0, "GET_VRING_BASE took %.2f s", now_s() - t0);
-	CHECK_OK(vfe_fuse_wait(&e.f, r, 1000));
-	CHECK_ERR(vfe_fuse_result(&e.f, r, &c), -ENOLCK);
-	vfe_fuse_put(&e.f, r);
+	{
+		struct vfe_fuse_call cw[8];
+		struct fuse_lk_in inw[8];
+		struct vfe_fuse_req *rw[8];
+
+		for (unsigned i = 0; i < 8; i++)
+			rw[i] = submit_setlkw_as(&e, &lf, &cw[i], &inw[i],
+						 0xb000 + i, 200 + i);
+		usleep(300 * 1000);
+		for (unsigned i = 0; i < 8; i++)
+			CHECKF(!rw[i]->done, "wait %u answered early", i);
+		{
+			struct vfe_fuse_call c9;
+			struct fuse_lk_in in9;
+
+			lk_call(&c9, &in9, NULL, FUSE_SETLKW, lf.nodeid, lf.fh2,
+				0xc0c0, F_WRLCK, 0, 0, 77, false);
+			CHECK_ERR(vfe_fuse_call(&e.f, &c9), -ENOLCK);
+		}
+		t0 = now_s();
+		CHECK_OK(vfe_dev_stop(&e.dev, base));
+		CHECKF(now_s() - t0 < 2.0, "GET_VRING_BASE took %.2f s",
+		       now_s() - t0);
+		for (unsigned i = 0; i < 8; i++) {
+			CHECK_OK(vfe_fuse_wait(&e.f, rw[i], 1000));
+			CHECK_ERR(vfe_fuse_result(&e.f, rw[i], &cw[i]), -ENOLCK);
+			vfe_fuse_put(&e.f, rw[i]);
+		}
+	}
 	CHECK_OK(vfe_dev_start(&e.dev));
 	CHECK_OK(setlk(&e, &lf, lf.fh1, OWNER_A, F_UNLCK, 0, 0, PID_A));
 	CHECK_OK(setlk(&e, &lf, lf.fh2, OWNER_B, F_WRLCK, 0, 0, PID_B));
