@@ -55,8 +55,8 @@ static int write_all(int fd, const uint8_t *buf, size_t len)
 	while (len) {
 		ssize_t n = write(fd, buf, len);
 
-		if (n < 0 && errno == EINTR)
-			continue;
+		/* EINTR is not retried: the daemon signals the transfer
+		 * thread only to cancel it. */
 		if (n < 0)
 			return -errno;
 		buf += n;
@@ -71,9 +71,7 @@ static int read_all(int fd, uint8_t *buf, size_t len)
 	while (len) {
 		ssize_t n = read(fd, buf, len);
 
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0)
+		if (n < 0)   /* EINTR included: a cancel, see write_all() */
 			return -errno;
 		if (n == 0)
 			return -EBADMSG;

@@ -3,9 +3,13 @@
  * payload, fds), validate it, apply it, reply exactly as QEMU expects
  * (flags VERSION|REPLY, the request's id, the exact payload size).
  *
- * Syscalls: recvmsg, sendmsg, read, write, close.
+ * Syscalls: recvmsg, sendmsg, read, write, close, poll, rt_sigaction,
+ * tgkill, clock_gettime, futex.
  */
 #include <errno.h>
+#include <time.h>
+#include <signal.h>
+#include <poll.h>
 #include <stdlib.h>
 #include <stdio.h>
 #include <string.h>
@@ -42,6 +46,16 @@ enum {
 
 #define BIT(n) (1ULL << (n))
 
+/* The transfer thread's wake-up signal: it only interrupts a blocked
+ * read or write on the transfer fd, which then gives up (EINTR). */
+#define VU_XFER_SIG SIGUSR1
+
+static void xfer_sig_handler(int sig)
+{
+	(void)sig;
+}
+
+
 uint64_t vu_dev_offered_features(void)
 {
 	return BIT(VU_F_VERSION_1) | BIT(VU_F_RING_INDIRECT_DESC) |
@@ -74,6 +88,14 @@ int vu_dev_init(struct vu_dev *dev, int sock, struct fuse_session *se)
 	dev->sock = sock;
 	dev->se = se;
 	vu_gate_init(&dev->mem_gate);
+	{
+		struct sigaction sa = { .sa_handler = xfer_sig_handler };
+
+		/* No SA_RESTART: the signal must interrupt the transfer. */
+		sigemptyset(&sa.sa_mask);
+		if (sigaction(VU_XFER_SIG, &sa, NULL) < 0)
+			return -errno;
+	}
 	dev->xfer_fd = -1;
 	ret = vu_mem_init(&dev->mem, VU_MAX_MEM_SLOTS);
 	if (ret)
@@ -87,6 +109,7 @@ int vu_dev_init(struct vu_dev *dev, int sock, struct fuse_session *se)
 }
 
 static void xfer_join(struct vu_dev *dev);
+static void xfer_cancel(struct vu_dev *dev);
 
 static void stop_all(struct vu_dev *dev)
 {
@@ -96,7 +119,7 @@ static void stop_all(struct vu_dev *dev)
 
 void vu_dev_destroy(struct vu_dev *dev)
 {
-	xfer_join(dev);
+	xfer_cancel(dev);
 	stop_all(dev);
 	vq_pool_free(dev->pool);
 	dev->pool = NULL;
@@ -285,7 +308,7 @@ static int h_reset_owner(struct vu_dev *dev, struct vu_msg *m)
 
 static int h_reset_device(struct vu_dev *dev, struct vu_msg *m)
 {
-	xfer_join(dev);
+	xfer_cancel(dev);
 	stop_all(dev);
 	for (unsigned i = 0; i < VU_MAX_QUEUES; i++) {
 		struct vq *vq = &dev->vqs[i];
@@ -669,13 +692,57 @@ static void *xfer_main(void *arg)
 }
 
 /* Wait for a running transfer (if any) to end. */
-static void xfer_join(struct vu_dev *dev)
+/* True when the front-end has hung up or the socket failed. */
+static bool peer_gone(int sock)
+{
+	struct pollfd p = { .fd = sock, .events = POLLRDHUP };
+
+	return poll(&p, 1, 0) > 0 &&
+	       (p.revents & (POLLRDHUP | POLLHUP | POLLERR | POLLNVAL));
+}
+
+/*
+ * Wait for a running transfer (if any) to end.  With cancel, interrupt it
+ * (a blocked read or write on its fd gives up); without, wait as long as
+ * the front-end stays connected: one that hangs up mid-transfer, or never
+ * closes its end of the pipe and goes away, cancels it.
+ */
+static void xfer_finish(struct vu_dev *dev, bool cancel)
 {
 	if (!dev->xfer_running)
 		return;
-	pthread_join(dev->xfer_thread, NULL);
+	for (;;) {
+		struct timespec ts;
+
+		clock_gettime(CLOCK_REALTIME, &ts);
+		ts.tv_nsec += 100 * 1000 * 1000;
+		if (ts.tv_nsec >= 1000000000L) {
+			ts.tv_sec++;
+			ts.tv_nsec -= 1000000000L;
+		}
+		if (pthread_timedjoin_np(dev->xfer_thread, NULL, &ts) == 0)
+			break;
+		if (!cancel && peer_gone(dev->sock)) {
+			LOG_ERR("front-end gone during the device-state transfer: cancelling it");
+			cancel = true;
+		}
+		if (cancel)
+			pthread_kill(dev->xfer_thread, VU_XFER_SIG);
+	}
 	dev->xfer_running = false;
 	dev->xfer_done = true;
+}
+
+/* Wait for a running transfer to end normally (see xfer_finish()). */
+static void xfer_join(struct vu_dev *dev)
+{
+	xfer_finish(dev, false);
+}
+
+/* Interrupt a running transfer and wait for its thread to end. */
+static void xfer_cancel(struct vu_dev *dev)
+{
+	xfer_finish(dev, true);
 }
 
 static bool all_rings_stopped(const struct vu_dev *dev)
@@ -707,7 +774,7 @@ static int h_set_device_state_fd(struct vu_dev *dev, struct vu_msg *m)
 		LOG_ERR("SET_DEVICE_STATE_FD: rings still running");
 		return reply_u64(m, XFER_REFUSED);
 	}
-	xfer_join(dev);
+	xfer_cancel(dev);
 	dev->xfer_done = false;
 	dev->xfer_direction = dir;
 	dev->xfer_fd = take_fd(m, 0);

@@ -7,6 +7,7 @@
  * lookup counts and file handles must keep working on the destination.
  */
 #include <errno.h>
+#include <time.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -913,9 +914,53 @@ static void t_scale_100k(void)
 	scale(100000, NULL);
 }
 
+/* Seconds on the monotonic clock. */
+static double mono_s(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+/*
+ * A front-end that starts a transfer and never finishes it (its end of
+ * the pipe stays open, nothing is written) must not hang the daemon:
+ * RESET_DEVICE cancels the stalled load at once, and a disconnect during
+ * another stalled load ends the daemon promptly with status 0.
+ */
+static void t_stalled_transfer(void)
+{
+	struct vfe_env a;
+	uint16_t base[8];
+	int p[2];
+	double t0;
+
+	vfe_env_up(&a, NULL);
+	CHECK_OK(vfe_dev_stop(&a.dev, base));
+	CHECK(pipe(p) == 0);
+	CHECK_EQ(vfe_mig_set_state_fd(&a.dev, VFE_MIG_LOAD, p[0]), 0x100);
+	close(p[0]);
+	usleep(100 * 1000);
+	t0 = mono_s();
+	CHECK_OK(vfe_dev_reset(&a.dev));
+	CHECKF(mono_s() - t0 < 2.0, "RESET_DEVICE took %.2f s", mono_s() - t0);
+	CHECK(vfe_daemon_alive(&a.d));
+	close(p[1]);
+
+	CHECK(pipe(p) == 0);
+	CHECK_EQ(vfe_mig_set_state_fd(&a.dev, VFE_MIG_LOAD, p[0]), 0x100);
+	close(p[0]);
+	usleep(100 * 1000);
+	/* vfe_env_down disconnects and requires a clean exit in time. */
+	vfe_env_down(&a);
+	close(p[1]);
+}
+
 static const struct vfe_test tests[] = {
 	{ "save_load", t_save_load, 60 },
 	{ "bad_blobs", t_bad_blobs, 60 },
+	{ "stalled_transfer", t_stalled_transfer, 30 },
 	{ "source_resumes", t_source_resumes, 60 },
 	{ "incompatible_dest", t_incompatible_dest, 60 },
 	{ "stale_hidden_dir", t_stale_hidden_dir, 30 },
