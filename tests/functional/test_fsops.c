@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mount.h>
 #include <sys/stat.h>
 #include <sys/statvfs.h>
 #include <unistd.h>
@@ -824,6 +825,50 @@ static void t_poll_bmap(void)
 	vfe_env_down(&e);
 }
 
+/*
+ * Errors that come from the host file system reach the guest as they
+ * are: a full file system (ENOSPC) and a rename across two mounts of the
+ * share (EXDEV).  A 64 KiB tmpfs is mounted inside the shared directory
+ * before the daemon starts (root only).
+ */
+static void t_enospc_exdev(void)
+{
+	struct vfe_env e;
+	struct vfe_env_opts o;
+	struct fuse_entry_out dir, ent;
+	struct fuse_open_out op;
+	static char chunk[16384];
+	char sh[512], small[600];
+	size_t n = 0;
+	int err = 0;
+
+	if (geteuid() != 0)
+		vfe_skip("needs root to mount a small tmpfs");
+	snprintf(sh, sizeof(sh), "%s/sh", vfe_test_dir());
+	snprintf(small, sizeof(small), "%s/small", sh);
+	CHECK(mkdir(sh, 0755) == 0 && mkdir(small, 0755) == 0);
+	if (mount("tmpfs", small, "tmpfs", 0, "size=64k") < 0)
+		vfe_skip("cannot mount a tmpfs: %s", strerror(errno));
+	memset(&o, 0, sizeof(o));
+	o.daemon.shared_dir = sh;
+	vfe_env_up(&e, &o);
+	CHECK_OK(vfe_fuse_lookup(&e.f, ROOT, "small", &dir));
+	CHECK_OK(vfe_fuse_create(&e.f, dir.nodeid, "f", O_RDWR | O_CREAT,
+				 S_IFREG | 0644, &ent, &op));
+	memset(chunk, 'x', sizeof(chunk));
+	for (int i = 0; i < 16 && !err; i++)
+		err = vfe_fuse_write(&e.f, ent.nodeid, op.fh,
+				     (uint64_t)i * sizeof(chunk), chunk,
+				     sizeof(chunk), &n);
+	CHECK_ERR(err, -ENOSPC);
+	CHECK(vfe_daemon_alive(&e.d));
+	CHECK_ERR(vfe_fuse_rename(&e.f, dir.nodeid, "f", ROOT, "moved"),
+		  -EXDEV);
+	CHECK(access(vfe_shared_path(&e, "small/f"), F_OK) == 0);
+	vfe_env_down(&e);
+	umount2(small, MNT_DETACH);
+}
+
 static const struct vfe_test tests[] = {
 	{ "lookup_getattr", t_lookup_getattr, 0 },
 	{ "forget_lookup_count", t_forget_lookup_count, 0 },
@@ -840,6 +885,7 @@ static const struct vfe_test tests[] = {
 	{ "statfs_access", t_statfs_access, 0 },
 	{ "bad_names", t_bad_names, 0 },
 	{ "poll_bmap", t_poll_bmap, 0 },
+	{ "enospc_exdev", t_enospc_exdev, 0 },
 };
 
 int main(int argc, char **argv)
