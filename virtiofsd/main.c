@@ -42,13 +42,12 @@ static int listen_on(const char *path, gid_t gid)
 	struct sockaddr_un sa = { .sun_family = AF_UNIX };
 	struct stat st;
 	mode_t old;
-	int fd, ret;
+	int fd, ret, n;
 
 	if (strlen(path) >= sizeof(sa.sun_path)) {
 		LOG_ERR("socket path too long: %s", path);
 		return -ENAMETOOLONG;
 	}
-	strcpy(sa.sun_path, path);
 	if (lstat(path, &st) == 0) {
 		if (!S_ISSOCK(st.st_mode)) {
 			LOG_ERR("%s exists and is not a socket", path);
@@ -56,6 +55,16 @@ static int listen_on(const char *path, gid_t gid)
 		}
 		unlink(path);
 	}
+	/*
+	 * Bind under a temporary name, set the group, listen, then rename:
+	 * a front-end never sees the socket before its owner and mode are
+	 * final (when the temporary name does not fit, bind in place).
+	 */
+	n = snprintf(sa.sun_path, sizeof(sa.sun_path), "%s.%d.tmp", path,
+		     (int)getpid());
+	if (n < 0 || (size_t)n >= sizeof(sa.sun_path))
+		strcpy(sa.sun_path, path);
+	unlink(sa.sun_path);
 	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	if (fd < 0)
 		return -errno;
@@ -63,17 +72,19 @@ static int listen_on(const char *path, gid_t gid)
 	old = umask(gid == (gid_t)-1 ? 0177 : 0117);
 	ret = bind(fd, (struct sockaddr *)&sa, sizeof(sa));
 	umask(old);
-	if (ret == 0 && gid != (gid_t)-1 && chown(path, (uid_t)-1, gid) < 0) {
+	if (ret < 0) {
 		ret = -errno;
-		LOG_ERR("cannot give %s to group %u: %s", path, (unsigned)gid,
-			strerror(-ret));
-		unlink(path);
+		LOG_ERR("cannot listen on %s: %s", path, strerror(-ret));
 		close(fd);
 		return ret;
 	}
-	if (ret < 0 || listen(fd, 1) < 0) {
+	if ((gid != (gid_t)-1 && chown(sa.sun_path, (uid_t)-1, gid) < 0) ||
+	    listen(fd, 1) < 0 ||
+	    (strcmp(sa.sun_path, path) && rename(sa.sun_path, path) < 0)) {
 		ret = -errno;
-		LOG_ERR("cannot listen on %s: %s", path, strerror(-ret));
+		LOG_ERR("cannot listen on %s (group %d): %s", path,
+			gid == (gid_t)-1 ? -1 : (int)gid, strerror(-ret));
+		unlink(sa.sun_path);
 		close(fd);
 		return ret;
 	}
