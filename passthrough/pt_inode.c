@@ -218,6 +218,25 @@ static struct pt_inode *key_find_locked(struct pt_shard *s,
 	return NULL;
 }
 
+/*
+ * Insert in into the key shard s under hash h unless a live inode with key
+ * k is there already: then return that one, referenced, and insert
+ * nothing.  NULL when in was inserted.
+ */
+static struct pt_inode *key_insert_unless(struct pt_shard *s,
+					  struct pt_inode *in,
+					  const struct pt_key *k, uint64_t h)
+{
+	struct pt_inode *other;
+
+	pthread_rwlock_wrlock(&s->lock);
+	other = key_find_locked(s, k, h);
+	if (!other)
+		pt_htab_insert(&s->tab, &in->key_link);
+	pthread_rwlock_unlock(&s->lock);
+	return other;
+}
+
 /* Create the root inode (node id 1) from fd (taken over). 0 or errno. */
 int pt_inode_make_root(struct pt_fs *fs, int fd)
 {
@@ -369,11 +388,7 @@ int pt_inode_find_or_insert(struct pt_fs *fs, int fd, const struct stat *st,
 	in->nodeid = atomic_fetch_add(&fs->next_nodeid, 1);
 	id_insert(fs, in);
 
-	pthread_rwlock_wrlock(&s->lock);
-	other = key_find_locked(s, &k, h);
-	if (!other)
-		pt_htab_insert(&s->tab, &in->key_link);
-	pthread_rwlock_unlock(&s->lock);
+	other = key_insert_unless(s, in, &k, h);
 
 	if (other) {
 		/* Lost a race with another lookup of the same file; the
@@ -517,11 +532,7 @@ int pt_inode_insert_with_id(struct pt_fs *fs, uint64_t nodeid, int fd,
 	atomic_store(&in->nlookup, nlookup);
 	atomic_store(&in->refcount, (uint64_t)(nlookup > 0) + (out != NULL));
 
-	pthread_rwlock_wrlock(&s->lock);
-	other = key_find_locked(s, &k, h);
-	if (!other)
-		pt_htab_insert(&s->tab, &in->key_link);
-	pthread_rwlock_unlock(&s->lock);
+	other = key_insert_unless(s, in, &k, h);
 	if (other) {
 		pt_inode_put(fs, other);
 		inode_free(fs, in);
