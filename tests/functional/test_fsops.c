@@ -778,7 +778,7 @@ static void t_bad_names(void)
 }
 
 /* POLL on a regular file reports it ready; a bad fh is EBADF; BMAP is
- * not implemented (ENOSYS). */
+ * answered ENOSYS on purpose (see pt_ops_poll.c). */
 static void t_poll_bmap(void)
 {
 	struct vfe_env e;

@@ -756,7 +756,7 @@ static void t_init_38(void)
 	CHECK(o->flags & FUSE_MAX_PAGES);
 	CHECK(o->flags & FUSE_INIT_EXT);
 	CHECK(o->flags & FUSE_ASYNC_READ);
-	CHECK(!(o->flags & FUSE_SPLICE_READ));  /* not implemented here */
+	CHECK(!(o->flags & FUSE_SPLICE_READ));  /* this layer offers no splice */
 	CHECK(!(o->flags & FUSE_POSIX_LOCKS));  /* fs did not want it */
 	CHECK_EQ(o->flags2, FUSE_SECURITY_CTX >> 32);
 	/* offered is restricted to what the session implements */
