@@ -150,9 +150,9 @@ bench_tool() {
 
 # bench_size_args ARGS...: parse the options of the per-size scripts
 # (memory.sh, migration.sh): --sizes=LIST --reps=N --rust-args=ARGS
-# --out=FILE into sizes, reps, rust_args and out (the caller sets their
-# defaults first); then sizelist (the sizes) and rust_extra (the Rust
-# daemon's extra arguments) as arrays.
+# --ours-args=ARGS --out=FILE into sizes, reps, rust_args, ours_args and
+# out (the caller sets their defaults first); then sizelist (the sizes),
+# rust_extra and ours_extra (each daemon's extra arguments) as arrays.
 # shellcheck disable=SC2034 # the caller's variables
 bench_size_args() {
     local a
@@ -161,12 +161,14 @@ bench_size_args() {
         --sizes=*) sizes=${a#*=} ;;
         --reps=*) reps=${a#*=} ;;
         --rust-args=*) rust_args=${a#*=} ;;
+        --ours-args=*) ours_args=${a#*=} ;;
         --out=*) out=${a#*=} ;;
-        *) die "usage: $0 [--sizes=LIST] [--reps=N] [--rust-args=ARGS] [--out=FILE]" ;;
+        *) die "usage: $0 [--sizes=LIST] [--reps=N] [--rust-args=ARGS] [--ours-args=ARGS] [--out=FILE]" ;;
         esac
     done
     IFS=, read -r -a sizelist <<<"$sizes"
-    read -r -a rust_extra <<<"$rust_args"
+    read -r -a rust_extra <<<"${rust_args:-}"
+    read -r -a ours_extra <<<"${ours_args:-}"
 }
 
 # bench_only ONLY: keep in the array cfgs (entries "NAME ...") those whose

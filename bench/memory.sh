@@ -20,6 +20,7 @@ out=$BENCH_OUT/memory.md
 # Both daemons hold an O_PATH fd per cached inode by default: N is bounded
 # by the hard RLIMIT_NOFILE (see bench/migration.sh).
 rust_args=
+ours_args=
 bench_size_args "$@"
 bench_build
 bench_peers
@@ -33,7 +34,7 @@ mkdir -p "$BENCH_OUT"
 raw=$BENCH_OUT/memory.tsv
 : >"$raw"
 
-say "sizes ${sizes}, $reps rounds (rust: ${rust_args:-defaults}); nofile limit $(ulimit -Hn)"
+say "sizes ${sizes}, $reps rounds (rust: ${rust_args:-defaults}; ours: ${ours_args:-defaults}); nofile limit $(ulimit -Hn)"
 for n in "${sizelist[@]}"; do
     rm -rf "$work/shared"
     mkdir "$work/shared"
@@ -44,6 +45,7 @@ for n in "${sizelist[@]}"; do
         for kind in "${order[@]}"; do
             ex=()
             if [[ $kind == rust ]]; then ex=("${rust_extra[@]}"); fi
+            if [[ $kind == ours ]]; then ex=("${ours_extra[@]}"); fi
             daemon_start "$kind" "$work/sock" "$work/shared" "$work/daemon.log" 0 "${ex[@]}"
             args=(--socket="$work/sock" --pid="$DPID" --files="$n" --shared-dir="$work/shared" --rss-only)
             if [[ -n $pop ]]; then args+=("$pop"); fi
@@ -70,7 +72,7 @@ med() {
 {
     printf '## Memory per cached inode (bench/memory.sh)\n\n'
     # shellcheck disable=SC2016
-    printf 'Command: `bench/memory.sh --sizes=%s --reps=%s` (Rust daemon: `%s`).\n' "$sizes" "$reps" "${rust_args:-defaults}"
+    printf 'Command: `bench/memory.sh --sizes=%s --reps=%s` (Rust daemon: `%s`; ours: `%s`).\n' "$sizes" "$reps" "${rust_args:-defaults}" "${ours_args:-defaults}"
     printf 'VmRSS after N LOOKUPs minus VmRSS after INIT; medians of %s rounds; ratio = ours / rust.\n\n' "$reps"
     machine_md
     printf '\n| inodes | idle KiB ours | idle KiB rust | delta KiB ours | delta KiB rust | bytes/inode ours | bytes/inode rust | ratio |\n'

@@ -14,7 +14,7 @@
 # ours and Rust alternating; medians.
 #
 # Usage: bench/migration.sh [--sizes=1000,10000,18000] [--reps=N]
-#                           [--rust-args="..."] [--out=FILE.md]
+#                           [--rust-args="..."] [--ours-args="..."] [--out=FILE.md]
 set -euo pipefail
 # shellcheck source=scripts/lib/common.sh
 . "$(dirname "$0")/../scripts/lib/common.sh"
@@ -29,6 +29,7 @@ out=$BENCH_OUT/migration.md
 # CAP_SYS_RESOURCE to raise it): 100k / 1M need `ulimit -Hn` above N. The
 # Rust daemon can hold file handles instead: --rust-args=--inode-file-handles=mandatory.
 rust_args=
+ours_args=
 bench_size_args "$@"
 bench_build
 bench_peers
@@ -51,10 +52,11 @@ raw=$BENCH_OUT/migration.tsv
 # extra KIND: the kind's extra daemon arguments, one a line.
 extra() {
     if [[ $1 == rust && ${#rust_extra[@]} -gt 0 ]]; then printf '%s\n' "${rust_extra[@]}"; fi
+    if [[ $1 == ours && ${#ours_extra[@]} -gt 0 ]]; then printf '%s\n' "${ours_extra[@]}"; fi
     return 0
 }
 
-say "sizes ${sizes}, $reps rounds, ours vs rust (rust: ${rust_args:-defaults}); nofile limit $(ulimit -Hn)"
+say "sizes ${sizes}, $reps rounds, ours vs rust (rust: ${rust_args:-defaults}; ours: ${ours_args:-defaults}); nofile limit $(ulimit -Hn)"
 for n in "${sizelist[@]}"; do
     rm -rf "$work/shared"
     mkdir "$work/shared"
@@ -100,7 +102,7 @@ med() {
 {
     printf '## Migration (bench/migration.sh)\n\n'
     # shellcheck disable=SC2016
-    printf 'Command: `bench/migration.sh --sizes=%s --reps=%s` (Rust daemon: `%s`).\n' "$sizes" "$reps" "${rust_args:-defaults}"
+    printf 'Command: `bench/migration.sh --sizes=%s --reps=%s` (Rust daemon: `%s`; ours: `%s`).\n' "$sizes" "$reps" "${rust_args:-defaults}" "${ours_args:-defaults}"
     printf 'Medians of %s rounds; times in ms measured by the front-end; downtime = stop rings +\n' "$reps"
     printf 'SAVE to EOF + CHECK + LOAD + CHECK on the destination; ratio = ours / rust.\n\n'
     machine_md

@@ -125,7 +125,7 @@ void pt_fs_set_lock_waits(struct pt_fs *fs, unsigned max);
  */
 unsigned pt_fs_cancel_lock_waits(struct pt_fs *fs);
 
-/* ---- live migration (pt_mig.c); see docs/migration.md ---- */
+/* ---- live migration (pt_mig_save.c, pt_mig_load.c); see docs/migration.md ---- */
 
 /* Hidden directory at the top of the shared dir holding links to
  * unlinked-but-open files during a migration. */

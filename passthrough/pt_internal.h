@@ -182,7 +182,7 @@ struct pt_fs {
 	 * the blocked waits. */
 	struct pt_locks locks;
 	/* Migration save state between pt_mig_prepare() and the end of the
-	 * migration (pt_mig.c); owned by the message/transfer thread. */
+	 * migration (pt_mig_save.c); owned by the message/transfer thread. */
 	struct pt_mig_src *mig;
 	/* Pre-copy tracking (pt_mig_track.c): mig_lock serializes
 	 * start/stop/save on the tracker pointer (taken by the message and
@@ -328,7 +328,7 @@ int pt_handle_insert_with_id(struct pt_fs *fs, uint64_t fh,
 uint64_t pt_handle_next_id(struct pt_fs *fs);
 void pt_handle_set_next_id(struct pt_fs *fs, uint64_t next);
 
-/* ---- pt_mig.c ---- */
+/* ---- pt_mig_save.c, pt_mig_load.c ---- */
 
 /* True when name in parent is the hidden migration directory (the guest
  * never sees it: LOOKUP gives ENOENT, READDIR skips it). */

@@ -17,7 +17,7 @@
  * which needs CAP_DAC_READ_SEARCH: checked once up front.
  *
  * Locking: runs on the transfer thread with the rings stopped, as
- * pt_mig.c; no lock of its own.
+ * pt_mig_save.c and pt_mig_load.c; no lock of its own.
  *
  * Syscalls: readlinkat, openat, openat2, statx, capget, close.
  */

@@ -1,6 +1,6 @@
 /*
  * pt_mig_fh.h - --migration-mode=file-handles helpers (pt_mig_fh.c),
- * used by pt_mig.c.
+ * used by pt_mig_save.c and pt_mig_load.c.
  */
 #ifndef PT_MIG_FH_H
 #define PT_MIG_FH_H

@@ -1,0 +1,40 @@
+/*
+ * pt_mig_index.h - the lookup index of migration (see pt_mig_index.c).
+ */
+#ifndef PT_MIG_INDEX_H
+#define PT_MIG_INDEX_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/stat.h>
+
+struct pt_inode;
+struct pt_key;
+
+/* Open-addressing map: hash -> array index (zero-initialise to start). */
+struct imap {
+	uint64_t *h;     /* hash + 1 (0 = empty slot) */
+	size_t *idx;
+	size_t cap, n;   /* cap: power of two */
+};
+
+/* Free the index and leave it empty (reusable). */
+void pt_imap_free(struct imap *m);
+
+/* Store idx under hash (several may share one); 0 or -ENOMEM. */
+int pt_imap_add(struct imap *m, uint64_t hash, size_t idx);
+
+/* Iterate the indices stored under hash: start with *pos = SIZE_MAX; true
+ * while *idx holds one more. */
+bool pt_imap_next(const struct imap *m, uint64_t hash, size_t *pos,
+		 size_t *idx);
+
+/* The index hash of an inode key. */
+uint64_t pt_mig_key_hash(const struct pt_key *k);
+
+/* True when in is the file that st (on mount mnt_id) describes. */
+bool pt_mig_same_key(const struct pt_inode *in, const struct stat *st,
+		     uint64_t mnt_id);
+
+#endif
