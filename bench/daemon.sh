@@ -73,7 +73,7 @@ DPID=
 cleanup() { daemon_stop; rm -rf "$work"; }
 trap cleanup EXIT
 mkdir -p "$BENCH_OUT"
-raw=$BENCH_OUT/daemon.tsv
+raw=${out%.md}.tsv
 : >"$raw"
 
 say "${#oplist[@]} ops x ${#cfgs[@]} configurations x $reps rounds, ${secs}s each, depth $depth per queue"

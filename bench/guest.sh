@@ -69,7 +69,7 @@ head -c $((mib << 20)) /dev/urandom >"$share/data.bin"
     cat "$VFS_ROOT/bench/guest/guest-bench.sh"
 } >"$T/guest.sh"
 guest_initrd "$kver" "$T/guest.sh" "$T/initrd" "$vb" || die "cannot build the initramfs"
-raw=$BENCH_OUT/guest.tsv
+raw=${out%.md}.tsv
 : >"$raw"
 DPID=
 trap 'daemon_stop; vm_cleanup' EXIT

@@ -27,7 +27,8 @@ bench_build() {
     # The tree is shared with work in progress: when it does not build,
     # measure the binaries of the last good build (BENCH_NOBUILD=1: always).
     if [[ ${BENCH_NOBUILD:-0} == 1 ]] ||
-        ! ninja -C "$BENCH_BUILD" virtiofsd/virtiofsd tests/functional/vfe_load >"$BENCH_BUILD/bench-build.log" 2>&1; then
+        ! flock "$BENCH_BUILD/.bench-lock" ninja -C "$BENCH_BUILD" virtiofsd/virtiofsd \
+            tests/functional/vfe_load >"$BENCH_BUILD/bench-build.log" 2>&1; then
         [[ -x $BENCH_OURS && -x $BENCH_LOAD ]] || die "build failed (ninja -C $BENCH_BUILD)"
         [[ ${BENCH_NOBUILD:-0} == 1 ]] ||
             say "warning: the tree does not build now ($BENCH_BUILD/bench-build.log); using the last good build"
@@ -138,7 +139,7 @@ machine_md() {
 bench_tool() {
     local name=$1 bin=$BENCH_OUT/bin/$1
     mkdir -p "$BENCH_OUT/bin"
-    ninja -C "$BENCH_BUILD" tests/functional/libvfe.a >/dev/null 2>&1 ||
+    flock "$BENCH_BUILD/.bench-lock" ninja -C "$BENCH_BUILD" tests/functional/libvfe.a >/dev/null 2>&1 ||
         [[ -f $BENCH_BUILD/tests/functional/libvfe.a ]] || die "libvfe build failed"
     if [[ ! -x $bin || $VFS_ROOT/bench/$name.c -nt $bin || $BENCH_BUILD/tests/functional/libvfe.a -nt $bin ]]; then
         cc -std=gnu11 -O2 -g -Wall -Wextra -Werror -D_GNU_SOURCE -pthread \

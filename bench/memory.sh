@@ -31,7 +31,7 @@ DPID=
 cleanup() { daemon_stop; rm -rf "$work"; }
 trap cleanup EXIT
 mkdir -p "$BENCH_OUT"
-raw=$BENCH_OUT/memory.tsv
+raw=${out%.md}.tsv
 : >"$raw"
 
 say "sizes ${sizes}, $reps rounds (rust: ${rust_args:-defaults}; ours: ${ours_args:-defaults}); nofile limit $(ulimit -Hn)"

@@ -46,7 +46,7 @@ cleanup() {
 }
 trap cleanup EXIT
 mkdir -p "$BENCH_OUT"
-raw=$BENCH_OUT/migration.tsv
+raw=${out%.md}.tsv
 : >"$raw"
 
 # extra KIND: the kind's extra daemon arguments, one a line.
