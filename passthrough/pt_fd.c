@@ -27,13 +27,15 @@ void pt_fdname(int fd, char *buf, size_t len)
 	snprintf(buf, len, "%d", fd);
 }
 
-/* statx of fd into st, mount id into *mnt_id (may be NULL). 0 or errno. */
-int pt_stat_fd(int fd, struct stat *st, uint64_t *mnt_id)
+/* statx of name in dirfd (not following a symlink; "" = dirfd itself)
+ * into st, mount id into *mnt_id (may be NULL).  0 or negative errno. */
+int pt_stat_at(int dirfd, const char *name, struct stat *st,
+	       uint64_t *mnt_id)
 {
 	struct statx stx;
 
-	if (statx(fd, "", AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW |
-		  AT_STATX_SYNC_AS_STAT,
+	if (statx(dirfd, name, (name[0] ? 0 : AT_EMPTY_PATH) |
+		  AT_SYMLINK_NOFOLLOW | AT_STATX_SYNC_AS_STAT,
 		  STATX_BASIC_STATS | STATX_MNT_ID, &stx) < 0)
 		return -errno;
 	memset(st, 0, sizeof(*st));
@@ -56,6 +58,12 @@ int pt_stat_fd(int fd, struct stat *st, uint64_t *mnt_id)
 	if (mnt_id)
 		*mnt_id = (stx.stx_mask & STATX_MNT_ID) ? stx.stx_mnt_id : 0;
 	return 0;
+}
+
+/* statx of fd into st, mount id into *mnt_id (may be NULL). 0 or errno. */
+int pt_stat_fd(int fd, struct stat *st, uint64_t *mnt_id)
+{
+	return pt_stat_at(fd, "", st, mnt_id);
 }
 
 /* statx of an inode. 0 or negative errno. */
@@ -163,14 +171,59 @@ static int pt_check_beneath(struct pt_fs *fs, int fd, const struct stat *st)
 	return r;
 }
 
+/*
+ * The probe of PT_LOOKUP_PROBE: statx name in pfd and, when the table
+ * holds that file, take it.  The identity comes from the statx of the
+ * name, mount id included, so a mount point is found as its mounted root
+ * (as an O_PATH open would); the inode's own fd or handle is the file
+ * itself.  1 with *inp (referenced) and *st set, 0 when the table has no
+ * such inode (the caller opens the name), negative errno when the name
+ * does not stat.
+ */
+static int lookup_probe(struct pt_fs *fs, int pfd, const char *name,
+			struct stat *st, struct pt_inode **inp)
+{
+	uint64_t mnt_id;
+	int r = pt_stat_at(pfd, name, st, &mnt_id);
+
+	if (r)
+		return r;
+	*inp = pt_inode_find_key(fs, (uint64_t)st->st_dev,
+				 (uint64_t)st->st_ino, mnt_id);
+	return *inp ? 1 : 0;
+}
+
+/* Open name in pfd (O_PATH|O_NOFOLLOW), statx it and find or create its
+ * inode.  0 with *inp (referenced) and *st set, or negative errno. */
+static int lookup_open(struct pt_fs *fs, int pfd, const char *name,
+		       struct stat *st, struct pt_inode **inp)
+{
+	uint64_t mnt_id;
+	int fd, r;
+
+	fd = openat(pfd, name, O_PATH | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0 && (errno == EMFILE || errno == ENFILE) && pt_fh_shrink(fs))
+		fd = openat(pfd, name, O_PATH | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	r = pt_stat_fd(fd, st, &mnt_id);
+	if (!r && name[0] == '.' && name[1] == '.')
+		r = pt_check_beneath(fs, fd, st);
+	if (r) {
+		close(fd);
+		return r;
+	}
+	return pt_inode_find_or_insert(fs, fd, st, mnt_id, inp);
+}
+
 /* Look name up in parent and fill *e; see pt_internal.h. */
 int pt_do_lookup(struct pt_fs *fs, struct pt_inode *parent, const char *name,
-		 struct fuse_entry_param *e, struct pt_inode **inp)
+		 struct fuse_entry_param *e, struct pt_inode **inp,
+		 enum pt_lookup_how how)
 {
 	struct pt_inode *in = NULL;
 	struct stat st;
-	uint64_t mnt_id;
-	int r, fd;
+	int r;
 
 	memset(e, 0, sizeof(*e));
 	r = pt_check_name(name, true);
@@ -187,35 +240,28 @@ int pt_do_lookup(struct pt_fs *fs, struct pt_inode *parent, const char *name,
 		in = !strcmp(name, ".") ? parent : fs->root;
 		pt_inode_ref(in);
 		r = pt_inode_stat(fs, in, &st, NULL);
+		if (r) {
+			pt_inode_put(fs, in);
+			return r;
+		}
 	} else {
 		int pfd = pt_inode_fd_get(fs, parent);
 
 		if (pfd < 0)
 			return pfd;
-		fd = openat(pfd, name, O_PATH | O_NOFOLLOW | O_CLOEXEC);
-		if (fd < 0 && (errno == EMFILE || errno == ENFILE) &&
-		    pt_fh_shrink(fs))
-			fd = openat(pfd, name, O_PATH | O_NOFOLLOW | O_CLOEXEC);
-		r = fd < 0 ? -errno : 0;
+		/* ".." is always opened: it must be checked to stay
+		 * beneath the shared dir. */
+		r = how == PT_LOOKUP_PROBE && strcmp(name, "..") ?
+		    lookup_probe(fs, pfd, name, &st, &in) : 0;
+		if (r == 0)
+			r = lookup_open(fs, pfd, name, &st, &in);
+		else if (r == 1)
+			r = 0;
 		pt_inode_fd_put(fs, parent, pfd);
-		if (r)
-			return r;
-		r = pt_stat_fd(fd, &st, &mnt_id);
-		if (!r && name[0] == '.' && name[1] == '.')
-			r = pt_check_beneath(fs, fd, &st);
-		if (r) {
-			close(fd);
-			return r;
-		}
-		r = pt_inode_find_or_insert(fs, fd, &st, mnt_id, &in);
 		if (r)
 			return r;
 		if (atomic_load(&fs->mig_tracking))
 			pt_track_name(fs, parent, name, in);
-	}
-	if (r) {
-		pt_inode_put(fs, in);
-		return r;
 	}
 	e->ino = in->nodeid;
 	e->generation = in->generation;

@@ -407,6 +407,21 @@ int pt_inode_find_or_insert(struct pt_fs *fs, int fd, const struct stat *st,
 	return 0;
 }
 
+/* The live inode with identity (dev, ino, mnt_id), referenced, or NULL. */
+struct pt_inode *pt_inode_find_key(struct pt_fs *fs, uint64_t dev,
+				   uint64_t ino, uint64_t mnt_id)
+{
+	struct pt_key k = { dev, ino, mnt_id };
+	uint64_t h = key_hash(&k);
+	struct pt_shard *s = shard(fs->ino_key, h);
+	struct pt_inode *in;
+
+	pthread_rwlock_rdlock(&s->lock);
+	in = key_find_locked(s, &k, h);
+	pthread_rwlock_unlock(&s->lock);
+	return in;
+}
+
 /* One more guest lookup count on in (caller holds a reference). */
 void pt_inode_lookup_inc(struct pt_inode *in)
 {

@@ -244,6 +244,10 @@ struct pt_inode *pt_inode_get(struct pt_fs *fs, uint64_t nodeid);
 void pt_inode_ref(struct pt_inode *in);
 /* Drop a reference; frees the inode when it was the last one. */
 void pt_inode_put(struct pt_fs *fs, struct pt_inode *in);
+/* The live inode with identity (dev, ino, mnt_id), with a reference, or
+ * NULL when the table has none (a memory lookup, no syscall). */
+struct pt_inode *pt_inode_find_key(struct pt_fs *fs, uint64_t dev,
+				   uint64_t ino, uint64_t mnt_id);
 /*
  * Find the inode of the host file behind fd (O_PATH|O_NOFOLLOW, taken
  * over: closed if an inode already exists) with identity st/mnt_id, or
@@ -529,15 +533,29 @@ int pt_inode_stat(struct pt_fs *fs, struct pt_inode *in, struct stat *st,
 		  uint64_t *mnt_id);
 /* statx of fd (AT_EMPTY_PATH) into st and *mnt_id (may be NULL). */
 int pt_stat_fd(int fd, struct stat *st, uint64_t *mnt_id);
+/* statx of name in dirfd (no symlink followed; "" = dirfd itself); as
+ * pt_stat_fd(). */
+int pt_stat_at(int dirfd, const char *name, struct stat *st,
+	       uint64_t *mnt_id);
+/* How pt_do_lookup() finds an inode. */
+enum pt_lookup_how {
+	PT_LOOKUP_PROBE,   /* statx the name first: an inode the table holds
+			    * costs that one syscall (LOOKUP, LINK) */
+	PT_LOOKUP_NEW,     /* the name was just made: open it directly */
+};
 /*
- * Look name up in parent (O_PATH|O_NOFOLLOW open + statx), find or create
- * its inode, fill *e (one lookup count taken, to be undone with
- * pt_entry_undo() if the reply fails).  Handles "." and "..".
- * Returns 0 or negative errno; *inp gets the inode with a reference when
- * inp is non-NULL (else the op reference is dropped).
+ * Look name up in parent, find or create its inode, fill *e (one lookup
+ * count taken, to be undone with pt_entry_undo() if the reply fails).
+ * Handles "." and "..".  With PT_LOOKUP_PROBE a statx of the name comes
+ * first and an inode already in the table is used without opening
+ * anything; otherwise (or when the table has none) the name is opened
+ * O_PATH|O_NOFOLLOW and the fd statx'ed.  Returns 0 or negative errno;
+ * *inp gets the inode with a reference when inp is non-NULL (else the op
+ * reference is dropped).
  */
 int pt_do_lookup(struct pt_fs *fs, struct pt_inode *parent, const char *name,
-		 struct fuse_entry_param *e, struct pt_inode **inp);
+		 struct fuse_entry_param *e, struct pt_inode **inp,
+		 enum pt_lookup_how how);
 /*
  * fuse_attr.flags for an entry in of parent: FUSE_ATTR_SUBMOUNT when
  * announce_submounts is on and in is a directory on another mount or

@@ -87,6 +87,27 @@ static bool is_dot(const char *n)
 	return n[0] == '.' && (!n[1] || (n[1] == '.' && !n[2]));
 }
 
+/*
+ * How READDIRPLUS looks an entry up: probe (one statx, no open) when the
+ * table already holds a file with the entry's inode number on the
+ * directory's device and mount (a second listing, or names the guest
+ * looked up), else open it directly (a first listing).  d_ino is only a
+ * hint: a mount point's d_ino is the directory under it, and the probe
+ * takes the identity from its own statx either way.
+ */
+static enum pt_lookup_how dirent_known(struct pt_fs *fs,
+				       const struct pt_inode *dir,
+				       const struct linux_dirent64_ *d)
+{
+	struct pt_inode *in = pt_inode_find_key(fs, dir->key.dev, d->d_ino,
+						dir->key.mnt_id);
+
+	if (!in)
+		return PT_LOOKUP_NEW;
+	pt_inode_put(fs, in);
+	return PT_LOOKUP_PROBE;
+}
+
 static void do_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 		       struct fuse_file_info *fi, bool plus)
 {
@@ -170,7 +191,8 @@ static void do_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 					struct pt_inode *in;
 					int r = pt_do_lookup(fs, h->inode,
 							     d->d_name, &e,
-							     &in);
+							     &in,
+							     dirent_known(fs, h->inode, d));
 
 					if (r == -ENOENT)
 						continue; /* raced an unlink */

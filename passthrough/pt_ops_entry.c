@@ -36,7 +36,7 @@ void pt_op_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 		fuse_reply_err(req, pt_miss_err());
 		return;
 	}
-	r = pt_do_lookup(fs, p, name, &e, &in);
+	r = pt_do_lookup(fs, p, name, &e, &in, PT_LOOKUP_PROBE);
 	if (!r) {
 		fuse_req_set_attr_flags(req, pt_attr_flags(fs, p, in));
 		pt_inode_put(fs, in);
@@ -158,7 +158,7 @@ static void make_node(fuse_req_t req, fuse_ino_t parent, const char *name,
 		r = new_node_secctx(fs, req, pfd, name, S_ISDIR(mode));
 	pt_inode_fd_put(fs, p, pfd);
 	if (!r)
-		r = pt_do_lookup(fs, p, name, &e, NULL);
+		r = pt_do_lookup(fs, p, name, &e, NULL, PT_LOOKUP_NEW);
 	pt_inode_put(fs, p);
 	if (r)
 		pt_reply_err(req, r);
@@ -229,7 +229,8 @@ void pt_op_link(fuse_req_t req, fuse_ino_t ino, fuse_ino_t newparent,
 	pt_inode_fd_put(fs, in, ifd);
 	pt_inode_fd_put(fs, np, nfd);
 	if (!r)
-		r = pt_do_lookup(fs, np, newname, &e, NULL);
+		r = pt_do_lookup(fs, np, newname, &e, NULL,
+				 PT_LOOKUP_PROBE);
 out:
 	if (in)
 		pt_inode_put(fs, in);

@@ -476,6 +476,117 @@ static void t_readdir(void)
 	vfe_env_down(&e);
 }
 
+/* rename(2) or link(2) of two names in the shared dir, on the host
+ * (vfe_shared_path() returns one static buffer). */
+static int host_2(struct vfe_env *e, int (*fn)(const char *, const char *),
+		  const char *from, const char *to)
+{
+	char a[PATH_MAX * 2];
+
+	snprintf(a, sizeof(a), "%s", vfe_shared_path(e, from));
+	return fn(a, vfe_shared_path(e, to));
+}
+
+/* The node id READDIRPLUS of directory nodeid gives name (0: not listed). */
+static uint64_t plus_nodeid(struct vfe_env *e, uint64_t nodeid,
+			    const char *name, struct fuse_entry_out *out)
+{
+	struct fuse_open_out op;
+	static char buf[4096];
+	uint64_t off = 0, found = 0;
+
+	CHECK_OK(vfe_fuse_opendir(&e->f, nodeid, &op));
+	for (int rounds = 0; rounds < 1000; rounds++) {
+		size_t len = 0, pos = 0;
+		struct vfe_dirent d;
+
+		CHECK_OK(vfe_fuse_readdirplus(&e->f, nodeid, op.fh, off, 4096,
+					      buf, &len));
+		if (!len)
+			break;
+		while (vfe_dirent_next(buf, len, &pos, true, &d) == 1) {
+			off = d.off;
+			if (!strcmp(d.name, name)) {
+				found = d.entry.nodeid;
+				*out = d.entry;
+			}
+		}
+	}
+	CHECK_OK(vfe_fuse_releasedir(&e->f, nodeid, op.fh));
+	return found;
+}
+
+/*
+ * LOOKUP and READDIRPLUS first stat the name and reuse an inode the table
+ * holds (no open): the identity must still be the file the name leads to
+ * now - a name replaced on the host, a hard link, a symlink (not
+ * followed), a mount point over a directory (its mounted root, whose d_ino
+ * in the listing is the directory under it).
+ */
+static void t_lookup_probe(void)
+{
+	struct vfe_env e;
+	struct vfe_env_opts o;
+	struct fuse_entry_out a, b, c;
+	struct stat st;
+	bool mounted = false;
+
+	/* --sandbox=chroot: the daemon shares our mount namespace, so it
+	 * sees the tmpfs mounted below while it runs. */
+	memset(&o, 0, sizeof(o));
+	o.daemon.extra[0] = "--sandbox=chroot";
+	vfe_env_up(&e, &o);
+	host_write(&e, "a", "one", 3);
+	host_write(&e, "b", "two!", 4);
+	host_mkdir(&e, "mnt");
+	CHECK_OK(vfe_fuse_lookup(&e.f, ROOT, "a", &a));
+	CHECK_OK(vfe_fuse_lookup(&e.f, ROOT, "b", &b));
+	/* "b" renamed over "a" on the host: LOOKUP "a" is b's inode. */
+	CHECK(host_2(&e, rename, "b", "a") == 0);
+	CHECK_OK(vfe_fuse_lookup(&e.f, ROOT, "a", &c));
+	CHECK_EQ(c.nodeid, b.nodeid);
+	CHECK_EQ(c.attr.size, 4);
+	/* A file the daemon never saw replaces it: a new inode. */
+	host_write(&e, "new", "three", 5);
+	CHECK(host_2(&e, rename, "new", "a") == 0);
+	CHECK_OK(vfe_fuse_lookup(&e.f, ROOT, "a", &c));
+	CHECKF(c.nodeid != a.nodeid && c.nodeid != b.nodeid,
+	       "replaced name kept node id %llu", (unsigned long long)c.nodeid);
+	st = host_stat(&e, "a");
+	check_attr(&c.attr, &st);
+	/* A hard link made on the host: the same inode. */
+	CHECK(host_2(&e, link, "a", "a2") == 0);
+	CHECK_OK(vfe_fuse_lookup(&e.f, ROOT, "a2", &b));
+	CHECK_EQ(b.nodeid, c.nodeid);
+	CHECK_EQ(b.attr.nlink, 2);
+	/* A symlink to "a" is itself. */
+	CHECK(symlink("a", vfe_shared_path(&e, "ln")) == 0);
+	CHECK_OK(vfe_fuse_lookup(&e.f, ROOT, "ln", &b));
+	CHECKF(S_ISLNK(b.attr.mode) && b.nodeid != c.nodeid,
+	       "symlink looked up as mode 0%o", b.attr.mode);
+	/* Listed after a LOOKUP: the same node id as the LOOKUP gave. */
+	CHECK_EQ(plus_nodeid(&e, ROOT, "a2", &b), c.nodeid);
+	/* A tmpfs mounted on "mnt" after the daemon knew the directory. */
+	CHECK_OK(vfe_fuse_lookup(&e.f, ROOT, "mnt", &a));
+	if (geteuid() == 0 && mount("tmpfs", vfe_shared_path(&e, "mnt"),
+				    "tmpfs", 0, "size=64k") == 0)
+		mounted = true;
+	if (mounted) {
+		st = host_stat(&e, "mnt");
+		CHECK_OK(vfe_fuse_lookup(&e.f, ROOT, "mnt", &b));
+		CHECKF(b.nodeid != a.nodeid, "mount point kept the node id of "
+		       "the directory under it");
+		CHECK_EQ(b.attr.ino, st.st_ino);
+		CHECK_EQ(plus_nodeid(&e, ROOT, "mnt", &c), b.nodeid);
+		CHECK_EQ(c.attr.ino, st.st_ino);
+		umount2(vfe_shared_path(&e, "mnt"), MNT_DETACH);
+		/* Unmounted: the directory under it again. */
+		CHECK_OK(vfe_fuse_lookup(&e.f, ROOT, "mnt", &c));
+		CHECK_EQ(c.nodeid, a.nodeid);
+	}
+	vfe_env_down(&e);
+}
+
 static void t_mkdir_rmdir(void)
 {
 	struct vfe_env e;
@@ -876,6 +987,7 @@ static const struct vfe_test tests[] = {
 	{ "create_open_rw", t_create_open_rw, 0 },
 	{ "large_rw", t_large_rw, 0 },
 	{ "readdir", t_readdir, 0 },
+	{ "lookup_probe", t_lookup_probe, 0 },
 	{ "mkdir_rmdir", t_mkdir_rmdir, 0 },
 	{ "unlink", t_unlink, 0 },
 	{ "rename", t_rename, 0 },
