@@ -329,6 +329,19 @@ int main(int argc, char **argv)
 	signal(SIGPIPE, SIG_IGN);
 	if (set_rlimit(&o))
 		return 1;
+	if (o.queue_cpus.n) {
+		unsigned bad = 0;
+
+		ret = vfs_cpus_check(&o.queue_cpus, &bad);
+		if (ret) {
+			if (ret == -EINVAL)
+				LOG_ERR("--queue-affinity: CPU %u is not available "
+					"to this process", bad);
+			else
+				LOG_ERR("--queue-affinity: %s", strerror(-ret));
+			return 1;
+		}
+	}
 	/* The socket is created outside the sandbox (its path is not in the
 	 * shared dir); see docs/security.md for the order of the steps. */
 	if (o.socket_group) {
@@ -397,6 +410,7 @@ int main(int argc, char **argv)
 		LOG_ERR("device init: %s", strerror(-ret));
 		return 1;
 	}
+	dev->ring_cpus = &o.queue_cpus;
 	mig = (struct mig_ctx){ .se = se, .fs = fs, .cfg = &o.pt };
 	vu_dev_set_state_ops(dev, &state_ops, &mig);
 	ret = vu_dev_serve(dev);

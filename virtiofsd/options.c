@@ -22,7 +22,7 @@ enum {
 	OPT_LOG_LEVEL, OPT_SYSLOG, OPT_RLIMIT, OPT_KILLPRIV, OPT_NO_KILLPRIV,
 	OPT_SECLABEL, OPT_UID_MAP, OPT_GID_MAP, OPT_TRANSLATE_UID,
 	OPT_TRANSLATE_GID, OPT_NOATIME, OPT_MIG_MODE, OPT_MIG_ON_ERROR,
-	OPT_MIG_VERIFY, OPT_MIG_CONFIRM, OPT_PRINT_STATE,
+	OPT_MIG_VERIFY, OPT_MIG_CONFIRM, OPT_PRINT_STATE, OPT_QUEUE_AFFINITY,
 };
 
 static const struct option long_opts[] = {
@@ -33,6 +33,7 @@ static const struct option long_opts[] = {
 	{ "socket-group", required_argument, NULL, OPT_SOCKET_GROUP },
 	{ "fd", required_argument, NULL, OPT_FD },
 	{ "thread-pool-size", required_argument, NULL, OPT_THREAD_POOL },
+	{ "queue-affinity", required_argument, NULL, OPT_QUEUE_AFFINITY },
 	{ "xattr", no_argument, NULL, OPT_XATTR },
 	{ "posix-acl", no_argument, NULL, OPT_POSIX_ACL },
 	{ "xattrmap", required_argument, NULL, OPT_XATTRMAP },
@@ -365,6 +366,10 @@ int vfs_parse_options(int argc, char **argv, struct vfs_options *o)
 		case OPT_DIRECT_IO: o->pt.allow_direct_io = true; break;
 		case OPT_PRINT_CAPS: o->print_capabilities = true; break;
 		case OPT_PRINT_STATE: o->print_state = optarg; break;
+		case OPT_QUEUE_AFFINITY:
+			if (vfs_cpus_parse(optarg, &o->queue_cpus))
+				ret = bad_value("--queue-affinity", optarg);
+			break;
 		case OPT_MODCAPS:
 			ret = vfs_modcaps_parse("--modcaps", optarg, &o->modcaps);
 			break;
@@ -507,6 +512,8 @@ void vfs_print_help(const char *prog)
 	       "  --tag TAG                 file system tag (<= 36 bytes; accepted,\n"
 	       "                            not advertised: no CONFIG feature)\n"
 	       "  --thread-pool-size N      worker threads (0: inline in queue threads)\n"
+	       "  --queue-affinity CPULIST  pin ring k's thread to the k-th CPU of the list\n"
+	       "                            (e.g. 0-3 or 2,3; wraps around)\n"
 	       "  --cache auto|always|never|metadata  guest caching (default auto)\n"
 	       "  --writeback               enable the guest's writeback cache\n"
 	       "  --allow-direct-io         honour O_DIRECT from the guest\n"

@@ -7,6 +7,7 @@
 
 #include <stdbool.h>
 
+#include "affinity.h"
 #include "caps.h"
 #include "idmap.h"
 #include "log.h"
@@ -22,6 +23,7 @@ struct vfs_options {
 	int fd;                        /* -1 unless --fd */
 	const char *tag;
 	unsigned thread_pool_size;
+	struct vfs_cpus queue_cpus;    /* --queue-affinity (n 0: none) */
 	enum vlog_level log_level;
 	bool syslog;
 	enum vfs_sandbox sandbox;

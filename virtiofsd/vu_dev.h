@@ -25,6 +25,8 @@
 #include "vu_log.h"
 #include "vu_mem.h"
 
+struct vfs_cpus;
+
 /* Queues: hiprio + up to 63 request queues. */
 #define VU_MAX_QUEUES 64
 
@@ -66,6 +68,7 @@ struct vu_dev {
 	struct fuse_session *se;
 	struct vq_pool *pool;         /* NULL: requests run in queue threads */
 	struct vq_pool *block_pool;   /* requests that may block (lock waits) */
+	const struct vfs_cpus *ring_cpus;   /* --queue-affinity; NULL: none */
 
 	const struct vu_state_ops *state_ops;   /* NULL: no migration */
 	void *state_opaque;

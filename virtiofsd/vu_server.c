@@ -16,6 +16,7 @@
 #include <unistd.h>
 #include <sys/socket.h>
 
+#include "affinity.h"
 #include "fuse_virtio.h"
 #include "log.h"
 #include "vq_pool.h"
@@ -567,6 +568,13 @@ static int try_start(struct vu_dev *dev, struct vq *vq)
 	vq->event_idx = dev->features & BIT(VU_F_RING_EVENT_IDX);
 	vq->indirect = dev->features & BIT(VU_F_RING_INDIRECT_DESC);
 	ret = vq_thread_start(vq);
+	if (!ret && dev->ring_cpus && dev->ring_cpus->n) {
+		int r = vfs_cpus_pin(vq->thread, dev->ring_cpus, vq->index);
+
+		if (r)
+			LOG_WARN("queue %u: --queue-affinity: %s", vq->index,
+				 strerror(-r));
+	}
 	if (ret)
 		LOG_ERR("queue %u: cannot start: %s", vq->index, strerror(-ret));
 	else
