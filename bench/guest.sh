@@ -7,8 +7,8 @@
 # bench/guest/guest-bench.sh): create+fstat+unlink of FILES files, readdir
 # and stat of a FILES-entry directory (stat: the second pass, cached),
 # sequential 1 MiB write / read of MIB MiB (buffered and O_DIRECT), 4 KiB
-# random O_DIRECT reads with 1 and 4 threads for SECS s. Guest page cache is
-# dropped before every phase. Under TCG, guest emulation dominates wall time:
+# random O_DIRECT reads, then writes, with 1 and 4 threads for SECS s
+# each. Guest page cache is dropped before every phase. Under TCG, guest emulation dominates wall time:
 # the comparable figure is the daemon's CPU time per operation (utime+stime
 # sampled when the guest announces each phase). The same vbench runs on the
 # host against a plain directory for the native ceiling.
@@ -52,7 +52,8 @@ bench_peers
 
 cfgs=("ours-1q ours 1" "rust-1q rust 1" "qemu72-1q qemu72 1" "ours-4q ours 4")
 bench_only "$only"
-phases=(create readdir stat-cached seqwrite seqwrite-direct seqread seqread-direct rand4k-1job rand4k-4jobs)
+phases=(create readdir stat-cached seqwrite seqwrite-direct seqread seqread-direct rand4k-1job rand4k-4jobs
+        randw4k-1job randw4k-4jobs)
 
 vm_init vfs-bench
 T=$VM_TMP
@@ -120,7 +121,7 @@ run_vm() {
     say "$name round $r: done ($(grep -c "	$name	$r	" "$raw") phases)"
 }
 
-say "${#cfgs[@]} configurations x $reps rounds; files=$files, ${mib} MiB, ${secs}s random reads, $smp vCPUs, Linux $kver"
+say "${#cfgs[@]} configurations x $reps rounds; files=$files, ${mib} MiB, ${secs}s per random-I/O phase, $smp vCPUs, Linux $kver"
 for ((r = 0; r < reps; r++)); do
     n=${#cfgs[@]}
     for ((k = 0; k < n; k++)); do
@@ -151,6 +152,8 @@ native seqread read "$host/data.bin"
 native seqread-direct read "$host/data.bin" direct
 native rand4k-1job rand "$host/data.bin" 1 "$secs"
 native rand4k-4jobs rand "$host/data.bin" 4 "$secs"
+native randw4k-1job randw "$host/data.bin" 1 "$secs"
+native randw4k-4jobs randw "$host/data.bin" 4 "$secs"
 
 # med PHASE CFG COL
 med() {
@@ -165,7 +168,7 @@ med() {
     printf 'Command: `bench/guest.sh --reps=%s --files=%s --mib=%s --secs=%s --smp=%s`\n' "$reps" "$files" "$mib" "$secs" "$smp"
     printf '(Linux %s guest, %s vCPUs, TCG; medians of %s rounds; ratio to rust-1q in parentheses).\n\n' "$kver" "$smp" "$reps"
     machine_md
-    for what in "Wall time, ms (rand4k: fixed time; lower is better)|4" "Daemon CPU µs per operation (lower is better)|5"; do
+    for what in "Wall time, ms (rand*: fixed time; lower is better)|4" "Daemon CPU µs per operation (lower is better)|5"; do
         col=${what##*|}
         printf '\n### %s\n\n| phase |' "${what%|*}"
         for c in "${cfgs[@]}"; do printf ' %s |' "${c%% *}"; done
@@ -185,12 +188,12 @@ med() {
             printf '\n'
         done
     done
-    printf '\n### Operations in the fixed-time random-read phases (higher is better)\n\n| phase |'
+    printf '\n### Operations in the fixed-time random-I/O phases (higher is better)\n\n| phase |'
     for c in "${cfgs[@]}"; do printf ' %s |' "${c%% *}"; done
     printf '\n| --- |'
     for c in "${cfgs[@]}"; do printf ' ---: |'; done
     printf '\n'
-    for ph in rand4k-1job rand4k-4jobs; do
+    for ph in rand4k-1job rand4k-4jobs randw4k-1job randw4k-4jobs; do
         base=$(med "$ph" rust-1q 6)
         printf '| %s |' "$ph"
         for c in "${cfgs[@]}"; do

@@ -45,6 +45,8 @@ phase seqread $V read $M/data.bin
 phase seqread-direct $V read $M/data.bin direct
 phase rand4k-1job $V rand $M/data.bin 1 "$VB_SECS"
 phase rand4k-4jobs $V rand $M/data.bin 4 "$VB_SECS"
+phase randw4k-1job $V randw $M/data.bin 1 "$VB_SECS"
+phase randw4k-4jobs $V randw $M/data.bin 4 "$VB_SECS"
 rm -f $M/w.bin
 ok
 umount $M

@@ -9,6 +9,7 @@
  *   vbench write FILE MiB [direct] sequential 1 MiB writes (+ fsync)
  *   vbench read FILE [direct]      sequential 1 MiB reads to the end
  *   vbench rand FILE JOBS SECS     4 KiB random O_DIRECT preads, JOBS threads
+ *   vbench randw FILE JOBS SECS    4 KiB random O_DIRECT pwrites, JOBS threads
  *
  * Prints one line "ops=N ms=T" (bytes=B for data): T is wall time.
  */
@@ -16,6 +17,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -145,6 +147,7 @@ struct job {
 	unsigned long long ops;
 	uint64_t rng;
 	int err;
+	bool write;
 };
 
 static void *rand_job(void *arg)
@@ -161,8 +164,10 @@ static void *rand_job(void *arg)
 			j->rng ^= j->rng << 13;
 			j->rng ^= j->rng >> 7;
 			j->rng ^= j->rng << 17;
-			if (pread(j->fd, buf, 4096,
-				  (off_t)(j->rng % (uint64_t)j->blocks) * 4096) != 4096) {
+			off_t at = (off_t)(j->rng % (uint64_t)j->blocks) * 4096;
+
+			if ((j->write ? pwrite(j->fd, buf, 4096, at) :
+			     pread(j->fd, buf, 4096, at)) != 4096) {
 				j->err = errno ? errno : EIO;
 				free(buf);
 				return NULL;
@@ -174,13 +179,13 @@ static void *rand_job(void *arg)
 	return NULL;
 }
 
-static int do_rand(const char *file, unsigned jobs, double secs)
+static int do_rand(const char *file, unsigned jobs, double secs, bool write)
 {
 	struct job js[64];
 	struct stat st;
 	unsigned long long ops = 0;
 	double t;
-	int fd = open(file, O_RDONLY | O_DIRECT | O_CLOEXEC);
+	int fd = open(file, (write ? O_WRONLY : O_RDONLY) | O_DIRECT | O_CLOEXEC);
 
 	if (fd < 0 || fstat(fd, &st) || st.st_size < 4096 || !jobs || jobs > 64)
 		return fail(file);
@@ -188,7 +193,8 @@ static int do_rand(const char *file, unsigned jobs, double secs)
 	for (unsigned i = 0; i < jobs; i++) {
 		js[i] = (struct job){ .fd = fd, .blocks = st.st_size / 4096,
 				      .end = t + secs * 1e3,
-				      .rng = 0x9e3779b97f4a7c15ull * (i + 1) };
+				      .rng = 0x9e3779b97f4a7c15ull * (i + 1),
+				      .write = write };
 		pthread_create(&js[i].tid, NULL, rand_job, &js[i]);
 	}
 	for (unsigned i = 0; i < jobs; i++) {
@@ -196,7 +202,7 @@ static int do_rand(const char *file, unsigned jobs, double secs)
 		ops += js[i].ops;
 		if (js[i].err) {
 			errno = js[i].err;
-			return fail("pread");
+			return fail(write ? "pwrite" : "pread");
 		}
 	}
 	close(fd);
@@ -219,7 +225,11 @@ int main(int argc, char **argv)
 	if (!strcmp(m, "read") && (argc == 3 || argc == 4))
 		return do_read(argv[2], argc == 4);
 	if (!strcmp(m, "rand") && argc == 5)
-		return do_rand(argv[2], (unsigned)atoi(argv[3]), atof(argv[4]));
+		return do_rand(argv[2], (unsigned)atoi(argv[3]), atof(argv[4]),
+			       false);
+	if (!strcmp(m, "randw") && argc == 5)
+		return do_rand(argv[2], (unsigned)atoi(argv[3]), atof(argv[4]),
+			       true);
 	fprintf(stderr, "usage: see bench/guest/vbench.c\n");
 	return 2;
 }
