@@ -4,27 +4,34 @@
  *
  * pt_mig_prepare runs at save time with every ring stopped, so no guest op
  * runs concurrently: every inode in the table gets a record {nodeid,
- * nlookup, generation, kind, parent, name}.  The path comes from readlink
- * of its O_PATH fd in /proc/self/fd, made relative to the shared dir (with
- * a '/' boundary), and is walked from the root: each directory on the way
- * is looked up by identity in the table; one the guest does not hold
- * becomes an "anchor" (inserted with lookup count 0, so the guest's counts
- * are not touched; the reference we hold keeps it, dropping it frees it).
- * The last component must lead back to the same inode (dev, ino, mount
- * id).  A file whose path is gone ("(deleted)" or nlink 0) is made
- * reachable in the hidden directory PT_MIG_DIR at the top of the shared
- * dir: a hard link when the kernel allows one (nlink > 0), else a copy of
- * its content and metadata (Linux refuses to link an inode with nlink 0).
- * Records are kept in fs->mig until the save is done (anchors dropped) or
- * the source resumes (links removed too: pt_mig_abort).
+ * nlookup, generation, kind, parent, name}.
  *
- * With a pre-copy tracker (pt_mig_track.c) the save first checks each
- * tracked parent + name with one fstatat and walks only the rest; invalid
- * ids of an earlier load (pt_invalid.c) are forwarded as INVALID; with
- * --migration-verify-handles each record carries a file handle, and with
- * --migration-confirm-paths every path is checked once more.
- * --migration-mode=file-handles: no path is looked for; every inode but
- * the root is sent as {mount id, file handle} (pt_mig_fh.c).
+ * With a pre-copy tracker (pt_mig_track.c) the tracked parent + name of
+ * an inode is taken as it is, without a syscall (use_tracked); only what
+ * the tracker does not know (or invalidated) is resolved as below.
+ *
+ * Resolving (a snapshot: no pre-copy): the path comes from readlink of
+ * the inode's fd in /proc/self/fd, made relative to the shared dir (with
+ * a '/' boundary).  When the directory part is a directory already
+ * resolved in this save (a cache from path string to record), one statx
+ * of the last name in that directory checks the identity (dev, ino,
+ * mount id); otherwise the path is walked from the longest cached prefix
+ * (or the root): each directory on the way is looked up by identity in
+ * the table; one the guest does not hold becomes an "anchor" (inserted
+ * with lookup count 0, so the guest's counts are not touched; the
+ * reference we hold keeps it, dropping it frees it).  A file whose path
+ * is gone ("(deleted)" or nlink 0) is made reachable in the hidden
+ * directory PT_MIG_DIR at the top of the shared dir: a hard link when
+ * the kernel allows one (nlink > 0), else a copy of its content and
+ * metadata (Linux refuses to link an inode with nlink 0).  Records are
+ * kept in fs->mig until the save is done (anchors dropped) or the source
+ * resumes (links removed too: pt_mig_abort).
+ *
+ * Invalid ids of an earlier load (pt_invalid.c) are forwarded as
+ * INVALID; with --migration-verify-handles each record carries a file
+ * handle, and with --migration-confirm-paths every path is checked once
+ * more.  --migration-mode=file-handles: no path is looked for; every
+ * inode but the root is sent as {mount id, file handle} (pt_mig_fh.c).
  * The destination side is pt_mig_load.c.
  *
  * Locking: called from the vhost-user transfer thread while the rings are
@@ -33,7 +40,7 @@
  * locks.
  *
  * Syscalls: readlinkat, openat, statx, newfstatat, name_to_handle_at,
- * open_by_handle_at, sysinfo (glibc's qsort of a large table), mkdirat,
+ * open_by_handle_at, mkdirat,
  * linkat, unlinkat, getdents64, copy_file_range, read, write, fchmod,
  * fchown, futimens, close.
  */
@@ -45,6 +52,7 @@
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
+#include <sys/sysmacros.h>
 #include <linux/fuse.h>
 #include "pt_internal.h"
 #include "pt_mig_fh.h"
@@ -83,7 +91,14 @@ struct pt_mig_src {
 	int hidden_fd;           /* O_RDONLY|O_DIRECTORY of PT_MIG_DIR or -1 */
 	char root_path[PATH_MAX];
 	size_t root_len;
+	size_t root_idx;         /* the root's record */
 	unsigned seq;
+	/* Directory cache, during pt_mig_prepare only (see dc_find). */
+	struct imap dc_map;
+	struct dc_ent *dc;
+	size_t ndc, dccap;
+	char *dc_buf;
+	size_t dc_len, dc_cap;
 	struct src_mnt {        /* file-handles mode: mounts in the records */
 		uint64_t mnt_id;
 		char *path;
@@ -350,133 +365,243 @@ static int make_unlinked_fd(struct pt_fs *fs, struct pt_mig_src *s,
 	return 0;
 }
 
-/* The directory fd resolve() walks from: the root's, or one borrowed
- * from inode `in`. */
+/* ---- the directory cache of a snapshot save ----
+ *
+ * During pt_mig_prepare, the path (relative to the shared dir, as readlink
+ * of /proc/self/fd gives it) of every directory resolved so far, mapped to
+ * its record.  An inode whose parent path is cached costs one statx of its
+ * last component in that directory instead of a walk from the root.  A
+ * hit is only a guess (a third party may rename directories during the
+ * save): the statx from the cached directory's own fd must lead to the
+ * inode's key, so a stale entry costs a miss, never a wrong record.
+ */
+struct dc_ent {
+	size_t rec;       /* record index */
+	size_t off;       /* path bytes in dc_buf */
+	uint32_t len;
+};
+
+static uint64_t path_hash(const char *p, size_t len)
+{
+	uint64_t h = 0xcbf29ce484222325ULL;
+
+	for (size_t i = 0; i < len; i++)
+		h = (h ^ (uint8_t)p[i]) * 0x100000001b3ULL;
+	return h;
+}
+
+/* The record cached for path p[0..len), or -1. */
+static ssize_t dc_find(const struct pt_mig_src *s, const char *p, size_t len)
+{
+	size_t pos = SIZE_MAX, e;
+
+	while (pt_imap_next(&s->dc_map, path_hash(p, len), &pos, &e)) {
+		const struct dc_ent *d = &s->dc[e];
+
+		if (d->len == len && !memcmp(s->dc_buf + d->off, p, len))
+			return (ssize_t)d->rec;
+	}
+	return -1;
+}
+
+/* Cache directory record rec under path p[0..len) (a cache: out of
+ * memory only loses the entry). */
+static void dc_add(struct pt_mig_src *s, const char *p, size_t len, size_t rec)
+{
+	if (!len || dc_find(s, p, len) >= 0)
+		return;
+	if (s->ndc == s->dccap) {
+		size_t nc = s->dccap ? s->dccap * 2 : 256;
+		struct dc_ent *nv = realloc(s->dc, nc * sizeof(*nv));
+
+		if (!nv)
+			return;
+		s->dc = nv;
+		s->dccap = nc;
+	}
+	if (s->dc_len + len > s->dc_cap) {
+		size_t nc = s->dc_cap ? s->dc_cap : 16384;
+		char *nb;
+
+		while (nc < s->dc_len + len)
+			nc *= 2;
+		nb = realloc(s->dc_buf, nc);
+		if (!nb)
+			return;
+		s->dc_buf = nb;
+		s->dc_cap = nc;
+	}
+	if (pt_imap_add(&s->dc_map, path_hash(p, len), s->ndc))
+		return;
+	memcpy(s->dc_buf + s->dc_len, p, len);
+	s->dc[s->ndc++] = (struct dc_ent){ rec, s->dc_len, (uint32_t)len };
+	s->dc_len += len;
+}
+
+static void dc_free(struct pt_mig_src *s)
+{
+	pt_imap_free(&s->dc_map);
+	free(s->dc);
+	free(s->dc_buf);
+	s->dc = NULL;
+	s->dc_buf = NULL;
+	s->ndc = s->dccap = s->dc_len = s->dc_cap = 0;
+}
+
+/*
+ * True when name in the directory dfd is in's host file: one statx
+ * (AT_SYMLINK_NOFOLLOW) compared with the whole key.  The mount id comes
+ * in the same syscall (STATX_MNT_ID, 0 where the kernel lacks it, as in
+ * pt_stat_fd): dev + ino alone would take a directory that another mount
+ * covers (`mount --bind d d`: same dev and ino above and below) for the
+ * one below, and the save would name two inodes by one path, which the
+ * destination refuses.  A name is on its directory's mount unless it is
+ * a mount point, so only mount points can differ, but telling them apart
+ * would cost a syscall of its own.  *err: the errno when false (ESTALE:
+ * another file).
+ */
+static bool name_is(int dfd, const char *name, const struct pt_inode *in,
+		    int *err)
+{
+	struct statx stx;
+	uint64_t mnt;
+
+	if (statx(dfd, name, AT_SYMLINK_NOFOLLOW | AT_STATX_SYNC_AS_STAT,
+		  STATX_TYPE | STATX_INO | STATX_MNT_ID, &stx) < 0) {
+		*err = errno;
+		return false;
+	}
+	mnt = (stx.stx_mask & STATX_MNT_ID) ? stx.stx_mnt_id : 0;
+	if (in->key.dev != (uint64_t)makedev(stx.stx_dev_major,
+					     stx.stx_dev_minor) ||
+	    in->key.ino != stx.stx_ino || in->key.mnt_id != mnt) {
+		*err = ESTALE;
+		return false;
+	}
+	return true;
+}
+
+static bool bad_name(const char *p, size_t len)
+{
+	return !len || len > NAME_MAX || (p[0] == '.' && (len == 1 ||
+					  (len == 2 && p[1] == '.')));
+}
+
+/* A directory fd of the walk: the root's, or borrowed from `in`. */
 struct walk_dir {
 	struct pt_inode *in;
 	int fd;
 };
 
-static int resolve_walk(struct pt_fs *fs, struct pt_mig_src *s, size_t idx,
-			struct walk_dir *w);
-
-/* Find parent + name of record idx by walking its /proc path. */
-static int resolve(struct pt_fs *fs, struct pt_mig_src *s, size_t idx)
+static void walk_dir_put(struct pt_fs *fs, struct walk_dir *w)
 {
-	struct walk_dir w = { NULL, pt_root_fd(fs) };
-	int ret = resolve_walk(fs, s, idx, &w);
-
-	if (w.in)
-		pt_inode_fd_put(fs, w.in, w.fd);
-	return ret;
+	if (w->in)
+		pt_inode_fd_put(fs, w->in, w->fd);
+	w->in = NULL;
 }
 
-static int resolve_walk(struct pt_fs *fs, struct pt_mig_src *s, size_t idx,
-			struct walk_dir *w)
+/*
+ * Walk the relative path p[0..plen) of record idx, from the longest
+ * prefix in the directory cache (use_cache; else from the root): every directory on
+ * the way is found in the table by identity (an anchor when the guest
+ * does not hold it), recorded and cached; the last component must be
+ * idx's inode.  0: record set; 1: failed, *err and *why say why (the
+ * caller decides: unlinked or invalid); negative errno: the save fails.
+ */
+static int walk_path(struct pt_fs *fs, struct pt_mig_src *s, size_t idx,
+		     const char *p, size_t plen, bool use_cache, int *err,
+		     const char **why)
 {
-	char fdn[24], path[PATH_MAX];
-	struct stat st;
-	uint64_t mnt_id, pid = FUSE_ROOT_ID;
-	int ret, ifd;
+	struct walk_dir w = { NULL, pt_root_fd(fs) };
+	char comp[NAME_MAX + 1];
+	uint64_t pid = FUSE_ROOT_ID;
 	uint32_t depth = 1;
-	ssize_t n;
-	char *p, *end;
+	size_t pos = 0, k;
 
-	if (s->v[idx].in->is_root) {
-		set_loc(&s->v[idx], PT_MIG_ROOT, 0, NULL, 0, 0);
-		return 0;
-	}
-	ifd = pt_inode_fd_get(fs, s->v[idx].in);
-	if (ifd < 0) {
-		set_invalid(&s->v[idx], -ifd, "open by handle");
-		return 0;
-	}
-	pt_fdname(ifd, fdn, sizeof(fdn));
-	ret = pt_stat_fd(ifd, &st, NULL);
-	n = ret ? 0 : readlinkat(fs->proc_self_fd, fdn, path, sizeof(path) - 1);
-	if (n < 0)
-		n = -errno;
-	pt_inode_fd_put(fs, s->v[idx].in, ifd);
-	if (ret) {
-		set_invalid(&s->v[idx], -ret, "statx");
-		return 0;
-	}
-	if (n < 0 || n >= (ssize_t)sizeof(path) - 1) {
-		set_invalid(&s->v[idx], n < 0 ? (int)-n : ENAMETOOLONG,
-			    "readlink");
-		return 0;
-	}
-	path[n] = 0;
-	if (st.st_nlink == 0 ||
-	    (n > 10 && !strcmp(path + n - 10, " (deleted)")))
-		return make_unlinked(fs, s, &s->v[idx], &st);
-	/* Relative to the shared dir, at a '/' boundary. */
-	if (s->root_len == 1) {
-		p = path + 1;
-	} else if ((size_t)n > s->root_len &&
-		   !memcmp(path, s->root_path, s->root_len) &&
-		   path[s->root_len] == '/') {
-		p = path + s->root_len + 1;
-	} else {
-		set_invalid(&s->v[idx], EXDEV, "outside the shared dir");
-		return 0;
+	/* Longest cached directory prefix (each ends before a '/'). */
+	for (k = use_cache ? plen : 0; k > 0; k--) {
+		ssize_t di;
+
+		if (p[k - 1] != '/' || k - 1 == 0)
+			continue;
+		di = dc_find(s, p, k - 1);
+		if (di < 0 || s->v[di].kind != PT_MIG_PATH || !s->v[di].in)
+			continue;
+		w.fd = pt_inode_fd_get(fs, s->v[di].in);
+		if (w.fd < 0) {
+			w.fd = pt_root_fd(fs);
+			continue;
+		}
+		w.in = s->v[di].in;
+		pid = s->v[di].nodeid;
+		depth = s->v[di].depth + 1;
+		pos = k;
+		break;
 	}
 	for (;;) {
+		struct stat st;
 		struct pt_inode *x;
+		uint64_t mnt_id;
+		const char *end;
+		size_t clen;
 		ssize_t xi;
-		bool last;
-		int fd;
+		int fd, ret;
 
-		while (*p == '/')
-			p++;
-		if (!*p) {
-			set_invalid(&s->v[idx], ENOENT, "empty path");
+		while (pos < plen && p[pos] == '/')
+			pos++;
+		if (pos >= plen) {
+			*err = ENOENT;
+			*why = "empty path";
+			goto failed;
+		}
+		end = memchr(p + pos, '/', plen - pos);
+		clen = end ? (size_t)(end - (p + pos)) : plen - pos;
+		if (bad_name(p + pos, clen)) {
+			*err = EINVAL;
+			*why = "path component";
+			goto failed;
+		}
+		memcpy(comp, p + pos, clen);
+		comp[clen] = 0;
+		if (!end || end + 1 == p + plen) {
+			/* The last component: one statx, no open. */
+			if (!name_is(w.fd, comp, s->v[idx].in, err)) {
+				*why = *err == ESTALE ?
+				       "path leads to another file" :
+				       "path walk";
+				goto failed;
+			}
+			walk_dir_put(fs, &w);
+			set_loc(&s->v[idx], PT_MIG_PATH, pid, comp, clen, depth);
+			if (S_ISDIR(s->v[idx].in->ftype))
+				dc_add(s, p, pos + clen, idx);
 			return 0;
 		}
-		end = strchr(p, '/');
-		if (end)
-			*end = 0;
-		last = !end || !end[1];
-		if (strlen(p) > NAME_MAX || !strcmp(p, ".") || !strcmp(p, "..")) {
-			set_invalid(&s->v[idx], EINVAL, "path component");
-			return 0;
-		}
-		fd = openat(w->fd, p, O_PATH | O_NOFOLLOW | O_CLOEXEC);
+		fd = openat(w.fd, comp, O_PATH | O_NOFOLLOW | O_CLOEXEC);
 		if (fd < 0) {
-			set_invalid(&s->v[idx], errno, "path walk");
-			return 0;
+			*err = errno;
+			*why = "path walk";
+			goto failed;
 		}
 		ret = pt_stat_fd(fd, &st, &mnt_id);
-		if (ret) {
+		if (ret || !S_ISDIR(st.st_mode)) {
 			close(fd);
-			set_invalid(&s->v[idx], -ret, "path walk");
-			return 0;
-		}
-		if (last) {
-			close(fd);
-			if (!pt_mig_same_key(s->v[idx].in, &st, mnt_id)) {
-				set_invalid(&s->v[idx], ESTALE,
-					    "path leads to another file");
-				return 0;
-			}
-			set_loc(&s->v[idx], PT_MIG_PATH, pid, p, strlen(p),
-				depth);
-			return 0;
-		}
-		if (!S_ISDIR(st.st_mode)) {
-			close(fd);
-			set_invalid(&s->v[idx], ENOTDIR, "path walk");
-			return 0;
+			*err = ret ? -ret : ENOTDIR;
+			*why = "path walk";
+			goto failed;
 		}
 		/* Intermediate directory: in the table, or an anchor. */
 		ret = pt_inode_find_or_insert(fs, fd, &st, mnt_id, &x);
-		if (ret)
+		if (ret) {
+			walk_dir_put(fs, &w);
 			return ret;
+		}
 		xi = src_find(s, x->nodeid);
 		if (xi < 0) {
 			ret = src_add(s, x);   /* the reference moves in */
 			if (ret) {
 				pt_inode_put(fs, x);
+				walk_dir_put(fs, &w);
 				return ret;
 			}
 			xi = (ssize_t)s->n - 1;
@@ -484,38 +609,158 @@ static int resolve_walk(struct pt_fs *fs, struct pt_mig_src *s, size_t idx,
 			pt_inode_put(fs, x);   /* the record holds one */
 		}
 		if (s->v[xi].kind == KIND_UNSET || s->v[xi].kind == PT_MIG_INVALID)
-			set_loc(&s->v[xi], PT_MIG_PATH, pid, p, strlen(p),
-				depth);
+			set_loc(&s->v[xi], PT_MIG_PATH, pid, comp, clen, depth);
 		else if (s->v[xi].kind != PT_MIG_PATH) {
-			set_invalid(&s->v[idx], EIO, "path through the root "
-				    "or a removed directory");
-			return 0;
+			*err = EIO;
+			*why = "path through the root or a removed directory";
+			goto failed;
 		}
-		if (w->in)
-			pt_inode_fd_put(fs, w->in, w->fd);
-		w->in = s->v[xi].in;
-		w->fd = pt_inode_fd_get(fs, w->in);
-		if (w->fd < 0) {
-			set_invalid(&s->v[idx], -w->fd, "open by handle");
-			w->in = NULL;
-			return 0;
+		dc_add(s, p, pos + clen, (size_t)xi);
+		walk_dir_put(fs, &w);
+		w.fd = pt_inode_fd_get(fs, s->v[xi].in);
+		if (w.fd < 0) {
+			*err = -w.fd;
+			*why = "open by handle";
+			return 1;
 		}
+		w.in = s->v[xi].in;
 		pid = s->v[xi].nodeid;
 		depth = s->v[xi].depth + 1;
-		p = end + 1;
+		pos += clen + 1;
 	}
+failed:
+	walk_dir_put(fs, &w);
+	return 1;
 }
 
-static struct pt_mig_src *src_sort_ctx;
-
-static int by_depth(const void *a, const void *b)
+/* stat of record r's own inode (fd borrowed and given back). */
+static int rec_stat(struct pt_fs *fs, struct src_rec *r, struct stat *st)
 {
-	const struct src_rec *x = &src_sort_ctx->v[*(const size_t *)a];
-	const struct src_rec *y = &src_sort_ctx->v[*(const size_t *)b];
+	int fd = pt_inode_fd_get(fs, r->in), ret;
 
-	if (x->depth != y->depth)
-		return x->depth < y->depth ? -1 : 1;
-	return x->nodeid < y->nodeid ? -1 : x->nodeid > y->nodeid;
+	if (fd < 0)
+		return fd;
+	ret = pt_stat_fd(fd, st, NULL);
+	pt_inode_fd_put(fs, r->in, fd);
+	return ret;
+}
+
+/*
+ * Find parent + name of record idx from the /proc/self/fd path of its fd.
+ * Common case: one readlinkat and, the parent directory's path being in
+ * the cache, one statx of the last name in it.  Else the walk.  No stat
+ * of the inode itself up front: a file without a name shows " (deleted)"
+ * in its path (the kernel unhashed its dentry: unlink, or rename over
+ * it, even when a new file took the name since), and a path that does
+ * not lead back to the inode is caught by the identity check; nlink is
+ * looked at only then (a kernel or file system that kept the dentry of a
+ * file with nlink 0: still made reachable, not declared lost).
+ */
+static int resolve(struct pt_fs *fs, struct pt_mig_src *s, size_t idx)
+{
+	struct src_rec *r = &s->v[idx];
+	char fdn[24], path[PATH_MAX];
+	const char *p, *name, *why = "outside the shared dir";
+	struct stat st;
+	size_t plen, nlen;
+	ssize_t n, pi;
+	int ifd, ret, err = EXDEV;
+
+	if (r->in->is_root) {
+		set_loc(r, PT_MIG_ROOT, 0, NULL, 0, 0);
+		return 0;
+	}
+	ifd = pt_inode_fd_get(fs, r->in);
+	if (ifd < 0) {
+		set_invalid(r, -ifd, "open by handle");
+		return 0;
+	}
+	pt_fdname(ifd, fdn, sizeof(fdn));
+	n = readlinkat(fs->proc_self_fd, fdn, path, sizeof(path) - 1);
+	if (n < 0)
+		n = -errno;
+	pt_inode_fd_put(fs, r->in, ifd);
+	if (n < 0 || n >= (ssize_t)sizeof(path) - 1) {
+		set_invalid(r, n < 0 ? (int)-n : ENAMETOOLONG, "readlink");
+		return 0;
+	}
+	path[n] = 0;
+	if (n > 10 && !strcmp(path + n - 10, " (deleted)"))
+		goto slow;
+	/* Relative to the shared dir, at a '/' boundary. */
+	if (s->root_len == 1 && path[0] == '/') {
+		p = path + 1;
+	} else if ((size_t)n > s->root_len &&
+		   !memcmp(path, s->root_path, s->root_len) &&
+		   path[s->root_len] == '/') {
+		p = path + s->root_len + 1;
+	} else {
+		goto slow;
+	}
+	plen = (size_t)n - (size_t)(p - path);
+	name = memrchr(p, '/', plen);
+	name = name ? name + 1 : p;
+	nlen = plen - (size_t)(name - p);
+	pi = name == p ? (ssize_t)s->root_idx : dc_find(s, p, (size_t)(name - p) - 1);
+	if (pi >= 0 && s->v[pi].in && !bad_name(name, nlen) &&
+	    (s->v[pi].kind == PT_MIG_PATH || s->v[pi].kind == PT_MIG_ROOT)) {
+		struct src_rec *pr = &s->v[pi];
+		int pfd = pt_inode_fd_get(fs, pr->in);
+		bool hit = pfd >= 0 && name_is(pfd, name, r->in, &err);
+
+		pt_inode_fd_put(fs, pr->in, pfd);
+		if (hit) {
+			set_loc(r, PT_MIG_PATH, pr->nodeid, name, nlen,
+				pr->depth + 1);
+			if (S_ISDIR(r->in->ftype))
+				dc_add(s, p, plen, idx);
+			return 0;
+		}
+	}
+	/* From the root when the cached parent said no: its path may be
+	 * stale (a third party renaming directories during the save). */
+	ret = walk_path(fs, s, idx, p, plen, pi < 0, &err, &why);
+	if (ret <= 0)
+		return ret;
+slow:
+	/* No path (yet): unlinked-but-open, or lost. */
+	ret = rec_stat(fs, r, &st);
+	if (ret) {
+		set_invalid(r, -ret, "statx");
+		return 0;
+	}
+	if (st.st_nlink == 0 ||
+	    (n > 10 && !strcmp(path + n - 10, " (deleted)")))
+		return make_unlinked(fs, s, r, &st);
+	set_invalid(r, err, why);
+	return 0;
+}
+
+/* s->order: record indices by depth (root first, parents before their
+ * children), in one counting pass instead of a comparison sort.  0 or
+ * -ENOMEM. */
+static int order_by_depth(struct pt_mig_src *s)
+{
+	uint32_t maxd = 0;
+	size_t *start;
+
+	s->order = malloc((s->n ? s->n : 1) * sizeof(*s->order));
+	if (!s->order)
+		return -ENOMEM;
+	for (size_t i = 0; i < s->n; i++)
+		if (s->v[i].depth > maxd)
+			maxd = s->v[i].depth;
+	start = calloc((size_t)maxd + 2, sizeof(*start));
+	if (!start)
+		return -ENOMEM;
+	for (size_t i = 0; i < s->n; i++)
+		start[s->v[i].depth + 1]++;
+	for (uint32_t d = 1; d <= maxd + 1; d++)
+		start[d] += start[d - 1];
+	for (size_t i = 0; i < s->n; i++)
+		s->order[start[s->v[i].depth]++] = i;
+	free(start);
+	return 0;
 }
 
 static void src_free(struct pt_fs *fs, struct pt_mig_src *s, bool put)
@@ -529,6 +774,7 @@ static void src_free(struct pt_fs *fs, struct pt_mig_src *s, bool put)
 	free(s->v);
 	free(s->order);
 	pt_imap_free(&s->by_id);
+	dc_free(s);
 	for (size_t i = 0; i < s->nmnts; i++)
 		free(s->mnts[i].path);
 	free(s->mnts);
@@ -632,29 +878,23 @@ static void links_remove(struct pt_fs *fs, struct pt_mig_src *s)
 	}
 }
 
-/* Use the pre-copy record of r when it still holds: its parent inode is
- * in the save and parent/name leads to r's inode.  True when it did. */
-static bool use_tracked(struct pt_fs *fs, struct pt_mig_src *s,
-			struct src_rec *r, const struct pt_track_loc *loc)
+/*
+ * Take the pre-copy record of r as it is, without a syscall: the tracker
+ * followed every guest RENAME, UNLINK, RMDIR, LINK and creation, so a
+ * record that is still set (not invalidated or queued for the thread) is
+ * where the guest left the inode.  Only third-party changes on the host
+ * escape it (as in the Rust virtiofsd, which does not check either);
+ * --migration-confirm-paths checks every path afterwards.  The parent
+ * must be a directory in the save; rec_depth() then drops records whose
+ * parent chain does not reach the root.  True when r was set.
+ */
+static bool use_tracked(struct pt_mig_src *s, struct src_rec *r,
+			const struct pt_track_loc *loc)
 {
-	char name[NAME_MAX + 1];
-	struct stat st;
-	ssize_t pi;
-	int pfd, sr;
-
-	if (!loc->parent || !loc->namelen || loc->namelen > NAME_MAX)
-		return false;
-	pi = src_find(s, loc->parent->nodeid);
-	if (pi < 0 || !S_ISDIR(loc->parent->ftype))
-		return false;
-	memcpy(name, loc->name, loc->namelen);
-	name[loc->namelen] = 0;
-	pfd = pt_inode_fd_get(fs, loc->parent);
-	sr = pfd < 0 ? -1 : fstatat(pfd, name, &st, AT_SYMLINK_NOFOLLOW);
-	pt_inode_fd_put(fs, loc->parent, pfd);
-	if (sr < 0 ||
-	    r->in->key.dev != (uint64_t)st.st_dev ||
-	    r->in->key.ino != (uint64_t)st.st_ino)
+	if (!loc->parent || bad_name(loc->name, loc->namelen) ||
+	    memchr(loc->name, '/', loc->namelen) ||
+	    memchr(loc->name, 0, loc->namelen) ||
+	    !S_ISDIR(loc->parent->ftype) || src_find(s, loc->parent->nodeid) < 0)
 		return false;
 	set_loc(r, PT_MIG_PATH, loc->parent->nodeid, loc->name, loc->namelen,
 		0);
@@ -827,23 +1067,30 @@ int pt_mig_prepare(struct pt_fs *fs)
 	ret = pt_invalid_foreach_inode(fs, add_invalid_cb, s);
 	if (ret)
 		goto fail;
+	{
+		ssize_t ri = src_find(s, FUSE_ROOT_ID);
+
+		if (ri < 0 || !s->v[ri].in || !s->v[ri].in->is_root) {
+			ret = -EIO;
+			LOG_ERR("migration: the root is not in the table");
+			goto fail;
+		}
+		s->root_idx = (size_t)ri;
+		set_loc(&s->v[ri], PT_MIG_ROOT, 0, NULL, 0, 0);
+	}
 	if (fs->cfg.mig_mode == PT_MIG_MODE_FILE_HANDLES) {
 		ret = prepare_fhandles(fs, s);
 		if (ret)
 			goto fail;
 		tracked = false;
 	}
-	/* Pre-copy records: one fstatat each. */
+	/* Pre-copy records: taken as they are (use_tracked). */
 	for (size_t i = 0; tracked && i < s->n; i++) {
 		struct src_rec *r = &s->v[i];
 
 		if (r->kind != KIND_UNSET)
 			continue;
-		if (r->in->is_root) {
-			set_loc(r, PT_MIG_ROOT, 0, NULL, 0, 0);
-			continue;
-		}
-		if (pt_track_get(fs, r->nodeid, &loc) && use_tracked(fs, s, r, &loc))
+		if (pt_track_get(fs, r->nodeid, &loc) && use_tracked(s, r, &loc))
 			verified++;
 	}
 	for (size_t i = 0; tracked && i < s->n; i++)
@@ -869,20 +1116,14 @@ int pt_mig_prepare(struct pt_fs *fs)
 	}
 	if (fs->cfg.mig_verify_handles)
 		attach_handles(fs, s);
-	s->order = malloc((s->n ? s->n : 1) * sizeof(*s->order));
-	if (!s->order) {
-		ret = -ENOMEM;
+	dc_free(s);
+	ret = order_by_depth(s);
+	if (ret)
 		goto fail;
-	}
-	for (size_t i = 0; i < s->n; i++)
-		s->order[i] = i;
-	src_sort_ctx = s;
-	qsort(s->order, s->n, sizeof(*s->order), by_depth);
-	src_sort_ctx = NULL;
 	pthread_mutex_unlock(&fs->mig_lock);
 	if (tracked)
 		LOG_INFO("migration: pre-copy %s (%llu records%s): %zu of %zu "
-			 "inodes verified, %zu resolved at save; prepared in "
+			 "inodes as tracked, %zu resolved at save; prepared in "
 			 "%.1f ms", tcoll >= 0 ? "complete" : "incomplete",
 			 (unsigned long long)trecs, "", verified, s->n, walked,
 			 ms_now() - t0);

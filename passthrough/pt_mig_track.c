@@ -7,9 +7,16 @@
  * creations record parent + name directly, RENAME moves a record (and
  * invalidates the one it overwrote), UNLINK / RMDIR invalidate the record
  * of the removed name and queue its inode for the thread to re-resolve.
- * At save time pt_mig_prepare() only verifies each record with one
- * fstatat (changes made by third parties on the host are not tracked) and
- * resolves what is missing or wrong.
+ * At save time pt_mig_prepare() takes every record as it is, without a
+ * syscall (changes made by third parties on the host are not tracked;
+ * --migration-confirm-paths checks them all), and resolves what is
+ * missing.
+ *
+ * The thread's walks race with the ops: a walk that read a path, then a
+ * guest RENAME / UNLINK whose hook found no record yet, then the walk's
+ * record would keep a name that no longer holds.  So the hooks that
+ * change names count in t->seq, and a walk records nothing when the count
+ * moved since it read its path: the inode is queued and walked again.
  *
  * Records: by node id and by (parent node id, name).  A record holds a
  * reference on its parent inode, so a parent the guest forgets stays in
@@ -61,6 +68,7 @@ struct pt_mig_track {
 	bool thread_on;
 	bool collected;              /* the first full pass finished */
 	bool verify_handles;
+	uint64_t seq;                /* RENAME / UNLINK / RMDIR hooks so far */
 	pthread_t thr;
 	double t_start, t_collect;   /* ms */
 	char root_path[PATH_MAX];
@@ -176,13 +184,24 @@ static void queue_dirty(struct pt_mig_track *t, uint64_t nodeid)
 /*
  * Record in as name[0..len) in parent.  force: replace an existing
  * location (ops know the current truth); else only fill a missing one
- * (the thread's walk may be older than an op's change).  Takes its own
- * reference on parent.
+ * (the thread's walk may be older than an op's change).  walk (the
+ * thread, NULL for ops): the t->seq its walk started at and the node id
+ * it walks for; when a hook changed names since, nothing is recorded and
+ * that node id is queued again.  Takes its own reference on parent.
+ * False when the walk must stop.
  */
-static void record(struct pt_fs *fs, struct pt_inode *parent,
+struct walk_ctx {
+	uint64_t seq;
+	uint64_t target;
+};
+
+static bool record(struct pt_fs *fs, struct pt_inode *parent,
 		   const char *name, size_t len, struct pt_inode *in,
-		   bool force, const uint8_t *fh, int fh_len, int32_t fh_type)
+		   bool force, const uint8_t *fh, int fh_len, int32_t fh_type,
+		   const struct walk_ctx *walk)
 {
+	bool ok = true;
+
 	struct pt_mig_track *t = fs->track;
 	struct trk_rec *spare = malloc(sizeof(*spare)), *r;
 	struct pt_inode *put = NULL;
@@ -197,6 +216,12 @@ static void record(struct pt_fs *fs, struct pt_inode *parent,
 	pthread_mutex_lock(&t->lock);
 	if (!t->active) {
 		pthread_mutex_unlock(&t->lock);
+		goto out;
+	}
+	if (walk && walk->seq != t->seq) {
+		queue_dirty(t, walk->target);
+		pthread_mutex_unlock(&t->lock);
+		ok = false;
 		goto out;
 	}
 	r = get_rec(t, in->nodeid, &spare);
@@ -218,6 +243,7 @@ out:
 	free(spare);
 	free(nm);
 	free(fhc);
+	return ok;
 }
 
 /* File handle of fd; see pt_internal.h. */
@@ -257,7 +283,7 @@ void pt_track_name(struct pt_fs *fs, struct pt_inode *parent,
 		return;
 	if (fs->track->verify_handles)
 		len = pt_inode_handle(fs, in, fh, &type);
-	record(fs, parent, name, strlen(name), in, true, fh, len, type);
+	record(fs, parent, name, strlen(name), in, true, fh, len, type, NULL);
 }
 
 /* Hook: parent/name was renamed to newparent/newname. */
@@ -278,6 +304,7 @@ void pt_track_rename(struct pt_fs *fs, struct pt_inode *parent,
 	pthread_mutex_lock(&t->lock);
 	if (!t->active)
 		goto unlock;
+	t->seq++;
 	a = find_name(t, parent->nodeid, name, len);
 	b = find_name(t, newparent->nodeid, newname, nlen);
 	if (a == b)
@@ -325,6 +352,7 @@ void pt_track_remove(struct pt_fs *fs, struct pt_inode *parent,
 		return;
 	pthread_mutex_lock(&t->lock);
 	if (t->active) {
+		t->seq++;
 		r = find_name(t, parent->nodeid, name, strlen(name));
 		if (r) {
 			unset_loc(t, r, &put);
@@ -368,11 +396,15 @@ static void resolve_one(struct pt_fs *fs, struct pt_mig_track *t,
 	char fdn[24], path[PATH_MAX];
 	uint8_t fh[PT_FH_MAX];
 	struct pt_inode *parent;
+	struct walk_ctx wc = { 0, in->nodeid };
 	int32_t type = 0;
 	int fh_len = 0, ifd;
 	ssize_t n;
 	char *p, *end;
 
+	pthread_mutex_lock(&t->lock);
+	wc.seq = t->seq;   /* before the path is read */
+	pthread_mutex_unlock(&t->lock);
 	if (t->verify_handles)
 		fh_len = pt_inode_handle(fs, in, fh, &type);
 	ifd = pt_inode_fd_get(fs, in);
@@ -430,7 +462,7 @@ static void resolve_one(struct pt_fs *fs, struct pt_mig_track *t,
 			    in->key.ino == (uint64_t)st.st_ino &&
 			    in->key.mnt_id == mnt_id)
 				record(fs, parent, p, strlen(p), in, false, fh,
-				       fh_len, type);
+				       fh_len, type, &wc);
 			break;
 		}
 		if (!S_ISDIR(st.st_mode) ||
@@ -446,7 +478,11 @@ static void resolve_one(struct pt_fs *fs, struct pt_mig_track *t,
 
 			if (t->verify_handles && needs_work(t, x->nodeid))
 				xl = pt_inode_handle(fs, x, xfh, &xt);
-			record(fs, parent, p, strlen(p), x, false, xfh, xl, xt);
+			if (!record(fs, parent, p, strlen(p), x, false, xfh,
+				    xl, xt, &wc)) {
+				pt_inode_put(fs, x);
+				break;
+			}
 		}
 		pt_inode_put(fs, parent);
 		parent = x;
