@@ -164,6 +164,36 @@ void mig_w_bytes(struct mig_writer *w, const void *p, size_t len)
 	w->len += len;
 }
 
+size_t mig_uv_len(uint64_t v)
+{
+	size_t n = 1;
+
+	while (v >= 0x80) {
+		v >>= 7;
+		n++;
+	}
+	return n;
+}
+
+void mig_w_uv(struct mig_writer *w, uint64_t v)
+{
+	uint8_t b[MIG_UV_MAX];
+	size_t n = 0;
+
+	while (v >= 0x80) {
+		b[n++] = (uint8_t)(v | 0x80);
+		v >>= 7;
+	}
+	b[n++] = (uint8_t)v;
+	mig_w_bytes(w, b, n);
+}
+
+void mig_w_sv(struct mig_writer *w, int64_t v)
+{
+	/* Shift as unsigned (no signed overflow), then fold the sign in. */
+	mig_w_uv(w, ((uint64_t)v << 1) ^ (v < 0 ? UINT64_MAX : 0));
+}
+
 size_t mig_w_section_size(const struct mig_writer *w)
 {
 	return w->in_section ? w->len - MIG_SECTION_HDR_LEN : 0;
@@ -339,6 +369,41 @@ uint8_t mig_c_u8(struct mig_cur *c) { return (uint8_t)c_get(c, 1); }
 uint16_t mig_c_u16(struct mig_cur *c) { return (uint16_t)c_get(c, 2); }
 uint32_t mig_c_u32(struct mig_cur *c) { return (uint32_t)c_get(c, 4); }
 uint64_t mig_c_u64(struct mig_cur *c) { return c_get(c, 8); }
+
+uint64_t mig_c_uv(struct mig_cur *c)
+{
+	uint64_t v = 0;
+
+	if (c->bad)
+		return 0;
+	for (size_t i = 0; i < MIG_UV_MAX; i++) {
+		uint8_t b;
+
+		if (i >= c->left)
+			break;               /* truncated */
+		b = c->p[i];
+		/* The 10th byte holds bit 63 only. */
+		if (i == MIG_UV_MAX - 1 && b > 1)
+			break;
+		v |= (uint64_t)(b & 0x7f) << (7 * i);
+		if (!(b & 0x80)) {
+			if (i && !b)
+				break;       /* overlong: a 0x00 last group */
+			c->p += i + 1;
+			c->left -= i + 1;
+			return v;
+		}
+	}
+	c->bad = true;
+	return 0;
+}
+
+int64_t mig_c_sv(struct mig_cur *c)
+{
+	uint64_t u = mig_c_uv(c);
+
+	return (int64_t)(u >> 1) ^ -(int64_t)(u & 1);
+}
 
 const void *mig_c_bytes(struct mig_cur *c, size_t len)
 {

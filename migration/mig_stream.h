@@ -61,6 +61,20 @@ void mig_w_u32(struct mig_writer *w, uint32_t v);
 void mig_w_u64(struct mig_writer *w, uint64_t v);
 void mig_w_bytes(struct mig_writer *w, const void *p, size_t len);
 
+/* Longest LEB128 encoding of a u64: 10 bytes (7 bits each). */
+#define MIG_UV_MAX 10
+
+/* Append v as an unsigned LEB128 varint: 7 bits per byte, least
+ * significant group first, bit 7 set on every byte but the last; the
+ * shortest form (1..MIG_UV_MAX bytes). */
+void mig_w_uv(struct mig_writer *w, uint64_t v);
+
+/* Append v as a zig-zag varint (0, -1, 1, -2, ... as 0, 1, 2, 3, ...). */
+void mig_w_sv(struct mig_writer *w, int64_t v);
+
+/* Bytes mig_w_uv() would write for v (1..MIG_UV_MAX). */
+size_t mig_uv_len(uint64_t v);
+
 /* Bytes in the open section's payload so far (to split big tables). */
 size_t mig_w_section_size(const struct mig_writer *w);
 
@@ -123,6 +137,13 @@ uint8_t mig_c_u8(struct mig_cur *c);
 uint16_t mig_c_u16(struct mig_cur *c);
 uint32_t mig_c_u32(struct mig_cur *c);
 uint64_t mig_c_u64(struct mig_cur *c);
+/* Read an unsigned LEB128 varint.  A truncated one, one longer than
+ * MIG_UV_MAX bytes, one whose value does not fit 64 bits, and an overlong
+ * one (a trailing 0x00 group: not the shortest form) set c->bad and give
+ * 0. */
+uint64_t mig_c_uv(struct mig_cur *c);
+/* Read a zig-zag varint (see mig_w_sv()); errors as mig_c_uv(). */
+int64_t mig_c_sv(struct mig_cur *c);
 /* Point *out at len bytes of the payload (not copied); NULL if short. */
 const void *mig_c_bytes(struct mig_cur *c, size_t len);
 
