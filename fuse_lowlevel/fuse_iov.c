@@ -35,10 +35,14 @@ void fv_rcur_init(struct fv_rcur *c, const struct iovec *iov, unsigned n,
 	c->left = limit;
 }
 
-/* Walk len bytes from the cursor position, calling fn on each contiguous
- * piece, optionally advancing the cursor.  The caller checked len <= left. */
-static void rcur_walk(struct fv_rcur *c, size_t len, bool advance,
-		      void (*fn)(void *ctx, const void *p, size_t l), void *ctx)
+/*
+ * Walk len bytes from the cursor position, copying them to dst unless it
+ * is NULL, and advance the cursor when advance is set.  The caller checked
+ * len <= left.  Kept out of line: the callers' fast paths below handle a
+ * piece inside the current segment without saving registers.
+ */
+static __attribute__((noinline)) void rcur_walk(struct fv_rcur *c, size_t len,
+						bool advance, char *dst)
 {
 	unsigned i = c->i;
 	size_t off = c->off;
@@ -48,8 +52,9 @@ static void rcur_walk(struct fv_rcur *c, size_t len, bool advance,
 		size_t seg = c->iov[i].iov_len - off;
 		size_t l = len - done < seg ? len - done : seg;
 
-		if (l && fn)
-			fn(ctx, (const char *)c->iov[i].iov_base + off, l);
+		if (l && dst)
+			memcpy(dst + done,
+			       (const char *)c->iov[i].iov_base + off, l);
 		done += l;
 		off += l;
 		if (off == c->iov[i].iov_len) {
@@ -64,23 +69,45 @@ static void rcur_walk(struct fv_rcur *c, size_t len, bool advance,
 	}
 }
 
-static void copy_piece(void *ctx, const void *p, size_t l)
+/*
+ * The usual case: the len bytes lie inside the current segment (a request
+ * header or its arguments in one descriptor).  Returns the address of the
+ * bytes and advances the cursor over them (to the next segment when they
+ * end this one), or returns NULL and changes nothing.  len <= left.
+ */
+static inline const char *rcur_take_inside(struct fv_rcur *c, size_t len)
 {
-	char **dst = ctx;
+	const struct iovec *v;
+	size_t off = c->off;
 
-	memcpy(*dst, p, l);
-	*dst += l;
+	if (__builtin_expect(c->i >= c->n, 0))
+		return NULL;
+	v = &c->iov[c->i];
+	if (__builtin_expect(len > v->iov_len - off, 0))
+		return NULL;
+	c->left -= len;
+	if (off + len == v->iov_len) {
+		c->i++;
+		c->off = 0;
+	} else {
+		c->off = off + len;
+	}
+	return (const char *)v->iov_base + off;
 }
 
 /* Copy len bytes to dst and advance; -EINVAL (nothing consumed) if fewer
  * are left, else 0. */
 int fv_rcur_copy(struct fv_rcur *c, void *dst, size_t len)
 {
-	char *d = dst;
+	const char *p;
 
 	if (len > c->left)
 		return -EINVAL;
-	rcur_walk(c, len, true, copy_piece, &d);
+	p = rcur_take_inside(c, len);
+	if (__builtin_expect(p != NULL, 1))
+		memcpy(dst, p, len);
+	else
+		rcur_walk(c, len, true, dst);
 	return 0;
 }
 
@@ -88,11 +115,15 @@ int fv_rcur_copy(struct fv_rcur *c, void *dst, size_t len)
 size_t fv_rcur_peek(const struct fv_rcur *c, void *dst, size_t len)
 {
 	struct fv_rcur tmp = *c;
-	char *d = dst;
+	const char *p;
 
 	if (len > c->left)
 		len = c->left;
-	rcur_walk(&tmp, len, false, copy_piece, &d);
+	p = rcur_take_inside(&tmp, len);
+	if (p)
+		memcpy(dst, p, len);
+	else
+		rcur_walk(&tmp, len, false, dst);
 	return len;
 }
 
@@ -101,7 +132,8 @@ int fv_rcur_skip(struct fv_rcur *c, size_t len)
 {
 	if (len > c->left)
 		return -EINVAL;
-	rcur_walk(c, len, true, NULL, NULL);
+	if (!rcur_take_inside(c, len))
+		rcur_walk(c, len, true, NULL);
 	return 0;
 }
 
@@ -141,22 +173,18 @@ int fv_rcur_bufs(struct fv_rcur *c, size_t len, struct fuse_buf *bufs,
 	return (int)nb;
 }
 
-/* Copy len bytes of src into iov at byte offset off; returns bytes copied
- * (short only if iov ends first). */
-size_t fv_iov_write(const struct iovec *iov, unsigned n, size_t off,
-		    const void *src, size_t len)
+/* The general case of fv_iov_write(): from segment i at offset off
+ * (off < its length), copy up to len bytes. */
+static __attribute__((noinline)) size_t iov_write_segs(const struct iovec *iov,
+							unsigned n, unsigned i,
+							size_t off,
+							const char *s,
+							size_t len)
 {
-	const char *s = src;
 	size_t done = 0;
 
-	for (unsigned i = 0; i < n && done < len; i++) {
-		size_t seg = iov[i].iov_len;
-
-		if (off >= seg) {
-			off -= seg;
-			continue;
-		}
-		size_t l = seg - off;
+	for (; i < n && done < len; i++) {
+		size_t l = iov[i].iov_len - off;
 
 		if (l > len - done)
 			l = len - done;
@@ -165,6 +193,23 @@ size_t fv_iov_write(const struct iovec *iov, unsigned n, size_t off,
 		off = 0;
 	}
 	return done;
+}
+
+/* Copy len bytes of src into iov at byte offset off; returns bytes copied
+ * (short only if iov ends first).  The usual reply piece lies inside one
+ * segment: found by skipping whole segments, then one memcpy. */
+size_t fv_iov_write(const struct iovec *iov, unsigned n, size_t off,
+		    const void *src, size_t len)
+{
+	unsigned i = 0;
+
+	while (i < n && off >= iov[i].iov_len)
+		off -= iov[i++].iov_len;
+	if (__builtin_expect(i < n && len <= iov[i].iov_len - off, 1)) {
+		memcpy((char *)iov[i].iov_base + off, src, len);
+		return len;
+	}
+	return iov_write_segs(iov, n, i, off, src, len);
 }
 
 /* Fill dst (max entries) with the pieces of iov covering [off, off+len);

@@ -92,68 +92,118 @@ static inline uint16_t guest_u16(const volatile uint16_t *p)
 }
 
 /*
- * Append the guest buffer [addr, addr+len) to one side of elem, splitting
- * it where it crosses regions.  Returns 0 or a negative errno.
+ * Append the guest buffer [addr, addr+len) (len > 0) to iov, whose first
+ * *num entries are taken, splitting it where it crosses regions; gpa (NULL
+ * for the readable side) receives each piece's guest address.  Regions
+ * are found through the queue's hint.  Returns 0, -EFAULT (not entirely
+ * in guest memory) or -E2BIG (more than FV_MAX_IOV pieces).
  */
-static int map_buf(const struct vu_mem *mem, struct vq_elem *elem,
-		   bool writable, uint64_t addr, uint32_t len)
+static inline int map_buf(struct vq *vq, const struct vu_mem *mem,
+			  struct iovec *iov, uint64_t *gpa, unsigned *num,
+			  uint64_t addr, uint32_t len)
 {
 	uint64_t left = len;
+	unsigned k = *num;
 
 	if (addr + len < addr)
 		return -EFAULT;
-	while (left) {
+	do {
 		uint64_t chunk = left;
-		void *p = vu_mem_gpa(mem, addr, &chunk);
-		unsigned *num = writable ? &elem->in_num : &elem->out_num;
+		void *p = vu_mem_gpa_hint(mem, &vq->mem_hint, addr, &chunk);
 
 		if (!p)
 			return -EFAULT;
-		if (*num >= FV_MAX_IOV)
+		if (k >= FV_MAX_IOV)
 			return -E2BIG;
-		if (writable) {
-			elem->in[*num] = (struct iovec){ p, chunk };
-			elem->in_gpa[*num] = addr;
-		} else {
-			elem->out[*num] = (struct iovec){ p, chunk };
-		}
-		(*num)++;
+		iov[k].iov_base = p;
+		iov[k].iov_len = chunk;
+		if (gpa)
+			gpa[k] = addr;
+		k++;
 		addr += chunk;
 		left -= chunk;
-	}
-	return 0;
-}
-
-/* Copy descriptor i of a table of n entries out of guest memory. */
-static int read_desc(const struct vring_desc *table, unsigned n, unsigned i,
-		     struct vring_desc *d)
-{
-	if (i >= n)
-		return -EINVAL;
-	memcpy(d, &table[i], sizeof(*d));
-	__atomic_signal_fence(__ATOMIC_SEQ_CST);
-	d->addr = le64toh(d->addr);
-	d->len = le32toh(d->len);
-	d->flags = le16toh(d->flags);
-	d->next = le16toh(d->next);
+	} while (left);
+	*num = k;
 	return 0;
 }
 
 /*
- * Walk one chain starting at head into elem.  Returns 0 or a negative
- * errno describing why the chain is malformed.
+ * Copy descriptor i of a table of n entries out of guest memory: each
+ * field is loaded exactly once (volatile), the checks use only the copy.
+ */
+static inline int read_desc(const struct vring_desc *table, unsigned n,
+			    unsigned i, struct vring_desc *d)
+{
+	const volatile struct vring_desc *g;
+
+	if (i >= n)
+		return -EINVAL;
+	g = &table[i];
+	d->addr = le64toh(g->addr);
+	d->len = le32toh(g->len);
+	d->flags = le16toh(g->flags);
+	d->next = le16toh(g->next);
+	return 0;
+}
+
+/*
+ * Check an indirect descriptor d met as descriptor number count of its
+ * chain (nested: already inside a table) and translate its table into
+ * *table and *n entries.  Returns 0, or -EINVAL / -EFAULT with *why set.
+ */
+static int indirect_table(struct vq *vq, const struct vu_mem *mem,
+			  const struct vring_desc *d, unsigned count,
+			  bool nested, const struct vring_desc **table,
+			  unsigned *n, const char **why)
+{
+	uint64_t len = d->len;
+
+	if (!vq->indirect) {
+		*why = "indirect descriptor not negotiated";
+		return -EINVAL;
+	}
+	if (nested) {
+		*why = "nested indirect table";
+		return -EINVAL;
+	}
+	if (count != 1 || (d->flags & VRING_DESC_F_NEXT)) {
+		*why = "indirect descriptor not alone in its chain";
+		return -EINVAL;
+	}
+	if (len == 0 || len % sizeof(struct vring_desc) ||
+	    len / sizeof(struct vring_desc) > VQ_MAX_SIZE) {
+		*why = "bad indirect table length";
+		return -EINVAL;
+	}
+	*table = vu_mem_gpa_hint(mem, &vq->mem_hint, d->addr, &len);
+	if (!*table || len != d->len) {
+		*why = "indirect table outside guest memory";
+		return -EFAULT;
+	}
+	*n = d->len / sizeof(struct vring_desc);
+	return 0;
+}
+
+/*
+ * Walk one chain starting at head (< vq->num) into elem.  Returns 0 or a
+ * negative errno describing why the chain is malformed.
+ *
+ * Every descriptor is checked as it is met: its index against its table,
+ * the chain length against the table size (loops), the flags (indirect
+ * only alone, once, when negotiated; no readable after a writable one),
+ * and its buffer against guest memory.  The segment counts live in locals
+ * and reach elem once, at the end.
  */
 static int walk_chain(struct vq *vq, const struct vu_mem *mem, unsigned head,
 		      struct vq_elem *elem, const char **why)
 {
 	const struct vring_desc *table = vq->desc;
 	unsigned n = vq->num, i = head, count = 0;
+	unsigned out_num = 0, in_num = 0;
 	bool in_indirect = false, seen_in = false;
 	struct vring_desc d;
 	int ret;
 
-	elem->head = head;
-	elem->out_num = elem->in_num = 0;
 	for (;;) {
 		if (read_desc(table, n, i, &d)) {
 			*why = "descriptor index out of range";
@@ -164,31 +214,10 @@ static int walk_chain(struct vq *vq, const struct vu_mem *mem, unsigned head,
 			return -ELOOP;
 		}
 		if (d.flags & VRING_DESC_F_INDIRECT) {
-			uint64_t len = d.len;
-
-			if (!vq->indirect) {
-				*why = "indirect descriptor not negotiated";
-				return -EINVAL;
-			}
-			if (in_indirect) {
-				*why = "nested indirect table";
-				return -EINVAL;
-			}
-			if (count != 1 || (d.flags & VRING_DESC_F_NEXT)) {
-				*why = "indirect descriptor not alone in its chain";
-				return -EINVAL;
-			}
-			if (len == 0 || len % sizeof(struct vring_desc) ||
-			    len / sizeof(struct vring_desc) > VQ_MAX_SIZE) {
-				*why = "bad indirect table length";
-				return -EINVAL;
-			}
-			table = vu_mem_gpa(mem, d.addr, &len);
-			if (!table || len != d.len) {
-				*why = "indirect table outside guest memory";
-				return -EFAULT;
-			}
-			n = d.len / sizeof(struct vring_desc);
+			ret = indirect_table(vq, mem, &d, count, in_indirect,
+					     &table, &n, why);
+			if (ret)
+				return ret;
 			in_indirect = true;
 			count = 0;
 			i = 0;
@@ -196,26 +225,28 @@ static int walk_chain(struct vq *vq, const struct vu_mem *mem, unsigned head,
 		}
 		if (d.flags & VRING_DESC_F_WRITE) {
 			seen_in = true;
+			ret = d.len ? map_buf(vq, mem, elem->in, elem->in_gpa,
+					      &in_num, d.addr, d.len) : 0;
 		} else if (seen_in) {
 			*why = "driver-readable descriptor after a writable one";
 			return -EINVAL;
+		} else {
+			ret = d.len ? map_buf(vq, mem, elem->out, NULL,
+					      &out_num, d.addr, d.len) : 0;
 		}
-		if (d.len) {
-			ret = map_buf(mem, elem, d.flags & VRING_DESC_F_WRITE,
-				      d.addr, d.len);
-			if (ret == -E2BIG) {
-				*why = "too many segments";
-				return ret;
-			}
-			if (ret) {
-				*why = "buffer outside guest memory";
-				return ret;
-			}
+		if (__builtin_expect(ret, 0)) {
+			*why = ret == -E2BIG ? "too many segments" :
+					       "buffer outside guest memory";
+			return ret;
 		}
 		if (!(d.flags & VRING_DESC_F_NEXT))
-			return 0;
+			break;
 		i = d.next;
 	}
+	elem->head = head;
+	elem->out_num = out_num;
+	elem->in_num = in_num;
+	return 0;
 }
 
 /*
@@ -229,8 +260,8 @@ static bool log_is_on(const struct vq *vq)
 	return atomic_load(vq->log_on);
 }
 
-/* Write a used entry and bump used->idx; log both when logging is on. */
-static void put_used(struct vq *vq, unsigned head, uint32_t len)
+/* Write a used entry and bump used->idx (not logged); returns the slot. */
+static unsigned write_used(struct vq *vq, unsigned head, uint32_t len)
 {
 	unsigned slot = vq->used_idx % vq->num;
 	struct vring_used_elem *ue = &vq->used->ring[slot];
@@ -240,13 +271,29 @@ static void put_used(struct vq *vq, unsigned head, uint32_t len)
 	__atomic_thread_fence(__ATOMIC_RELEASE);
 	vq->used_idx++;
 	*(volatile uint16_t *)&vq->used->idx = htole16(vq->used_idx);
-	if (!log_is_on(vq) || !(vq->addr_flags & VU_VRING_F_LOG_FLAG))
+	return slot;
+}
+
+/* Mark used entry slot and used->idx in the dirty log (logging is on). */
+static void log_used(struct vq *vq, unsigned slot)
+{
+	if (!(vq->addr_flags & VU_VRING_F_LOG_FLAG))
 		return;
 	vu_log_write(vq->log, vq->log_guest_addr +
 			      offsetof(struct vring_used, ring) +
-			      slot * sizeof(*ue), sizeof(*ue));
+			      slot * sizeof(struct vring_used_elem),
+		     sizeof(struct vring_used_elem));
 	vu_log_write(vq->log, vq->log_guest_addr +
 			      offsetof(struct vring_used, idx), 2);
+}
+
+/* Write a used entry and bump used->idx; log both when logging is on. */
+static void put_used(struct vq *vq, unsigned head, uint32_t len)
+{
+	unsigned slot = write_used(vq, head, len);
+
+	if (log_is_on(vq))
+		log_used(vq, slot);
 }
 
 int vq_pop(struct vq *vq, const struct vu_mem *mem, struct vq_elem *elem)
@@ -291,10 +338,12 @@ int vq_pop(struct vq *vq, const struct vu_mem *mem, struct vq_elem *elem)
 void vq_push(struct vq *vq, const struct vq_elem *elem, uint32_t len)
 {
 	uint64_t left = len;
+	unsigned slot = write_used(vq, elem->head, len);
 
-	put_used(vq, elem->head, len);
+	/* One look at the flag, after both the reply and the used entry. */
 	if (!log_is_on(vq))
 		return;
+	log_used(vq, slot);
 	for (unsigned i = 0; i < elem->in_num && left; i++) {
 		uint64_t n = elem->in[i].iov_len < left ?
 			     elem->in[i].iov_len : left;

@@ -62,6 +62,9 @@ struct vq {
 	struct vring_used *used;
 
 	uint16_t last_avail_idx;
+	unsigned mem_hint;                /* queue thread: memory region of
+					     the last descriptor (a hint for
+					     vu_mem_gpa_hint) */
 	uint16_t used_idx;
 	uint16_t signalled_used;
 	bool signalled_used_valid;

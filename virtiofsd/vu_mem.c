@@ -119,9 +119,9 @@ int vu_mem_remove(struct vu_mem *mem, uint64_t gpa, uint64_t size,
 	return -ENOENT;
 }
 
-/* Binary search for the region containing gpa. */
-static const struct vu_region *find_gpa(const struct vu_mem *mem,
-					uint64_t gpa)
+/* Binary search for the region containing gpa: its index, or
+ * mem->nregions when there is none. */
+static unsigned find_gpa(const struct vu_mem *mem, uint64_t gpa)
 {
 	unsigned lo = 0, hi = mem->nregions;
 
@@ -134,23 +134,40 @@ static const struct vu_region *find_gpa(const struct vu_mem *mem,
 		else if (gpa - r->gpa >= r->size)
 			lo = mid + 1;
 		else
-			return r;
+			return mid;
 	}
-	return NULL;
+	return mem->nregions;
+}
+
+/* Pointer to gpa inside region i (which contains it); clamps *len to the
+ * bytes left in the region. */
+static void *region_ptr(const struct vu_mem *mem, unsigned i, uint64_t gpa,
+			uint64_t *len)
+{
+	const struct vu_region *r = &mem->regions[i];
+	uint64_t off = gpa - r->gpa;
+
+	if (*len > r->size - off)
+		*len = r->size - off;
+	return r->host + off;
 }
 
 void *vu_mem_gpa(const struct vu_mem *mem, uint64_t gpa, uint64_t *len)
 {
-	const struct vu_region *r = find_gpa(mem, gpa);
-	uint64_t off, avail;
+	unsigned i = find_gpa(mem, gpa);
 
-	if (!r)
+	return i < mem->nregions ? region_ptr(mem, i, gpa, len) : NULL;
+}
+
+void *vu_mem_gpa_search(const struct vu_mem *mem, unsigned *hint,
+			uint64_t gpa, uint64_t *len)
+{
+	unsigned i = find_gpa(mem, gpa);
+
+	if (i >= mem->nregions)
 		return NULL;
-	off = gpa - r->gpa;
-	avail = r->size - off;
-	if (*len > avail)
-		*len = avail;
-	return r->host + off;
+	*hint = i;
+	return region_ptr(mem, i, gpa, len);
 }
 
 void *vu_mem_uva(const struct vu_mem *mem, uint64_t uaddr, uint64_t len)

@@ -67,6 +67,39 @@ int vu_mem_remove(struct vu_mem *mem, uint64_t gpa, uint64_t size,
 void *vu_mem_gpa(const struct vu_mem *mem, uint64_t gpa, uint64_t *len);
 
 /*
+ * vu_mem_gpa() that remembers where it found the last address: the
+ * caller keeps *hint (any value to start with, typically 0) and passes it
+ * on every call.  The region at index *hint is tried first; on a miss the
+ * table is searched and *hint updated.  The hint is checked against the
+ * current table each time, so a stale one (the table changed since) only
+ * costs the search.  Same arguments and return as vu_mem_gpa().
+ */
+void *vu_mem_gpa_search(const struct vu_mem *mem, unsigned *hint,
+			uint64_t gpa, uint64_t *len);
+
+/* The hit test of vu_mem_gpa_search(), inlined into the descriptor walk:
+ * translate gpa through the hinted region, or search. */
+static inline void *vu_mem_gpa_hint(const struct vu_mem *mem, unsigned *hint,
+				    uint64_t gpa, uint64_t *len)
+{
+	unsigned i = *hint;
+
+	if (__builtin_expect(i < mem->nregions, 1)) {
+		const struct vu_region *r = &mem->regions[i];
+		/* Wraps to a huge value when gpa < r->gpa: gpa + size never
+		 * wraps (vu_mem_add), so one comparison tests both ends. */
+		uint64_t off = gpa - r->gpa;
+
+		if (__builtin_expect(off < r->size, 1)) {
+			if (*len > r->size - off)
+				*len = r->size - off;
+			return r->host + off;
+		}
+	}
+	return vu_mem_gpa_search(mem, hint, gpa, len);
+}
+
+/*
  * Translate a front-end virtual range [uaddr, uaddr+len) that must lie
  * within a single region.  Returns the pointer or NULL.
  */
