@@ -143,27 +143,38 @@ mig_log() {
     printf '%s\n' "${l:-(nothing at --log-level=info)}"
 }
 
-# run_one KIND ROUND: one guest, one migration; appends a line to $raw.
-run_one() {
-    local kind=$1 r=$2 s=s$2$1 d=d$2$1 vs=vs$2$1 vd=vd$2$1 st=fail
-    local c0 c1 e0 e1 ready after stat_ms info
-    rm -f "$share/go"
+# log_num NAME WHAT KEY: from daemon NAME's "migration: WHAT ..." line (ours
+# logs one at info level), the number before " ms" (KEY ms) or before
+# " bytes" (KEY bytes); "-" when there is none.
+log_num() {
+    local v
+    v=$(mig_state_line "$T/$1.log" "$2" | sed -n "s/.* \([0-9.]*\) bytes in \([0-9.]*\) ms.*/\1 \2/p")
+    case $3 in
+    bytes) v=${v%% *} ;;
+    ms) v=${v##* } ;;
+    esac
+    printf '%s\n' "${v:--}"
+}
+
+# migrate_once KIND ROUND: the steps of one round (names from run_one);
+# sets st, ready, after, stat_ms, c0, c1, e0, e1. Returns 1 when a step
+# failed before the migration could be measured.
+migrate_once() {
+    local kind=$1 r=$2
     start_daemon "$s" "$kind" "$T/$s.sock"
     vm_start_qemu "$vs" "$kver" "$T/initrd" "$T/$s.sock" 1 1
-    mig_wait_monitor "$vs" 20 || { say "$kind round $r: source QEMU did not start: $(head -c 300 "$T/$vs.log")"; return 0; }
+    mig_wait_monitor "$vs" 20 || { after="source QEMU did not start: $(head -c 300 "$T/$vs.log")"; return 1; }
     vm_hmp "$vs" "migrate_set_capability return-path on" >/dev/null
     if ! vm_wait_console "$vs" '@@VFS:INFO qmig_ready|@@VFS:FAIL|@@VFS:EXIT' 600 ||
         ! grep -qa '@@VFS:INFO qmig_ready' "$T/$vs.console"; then
-        say "$kind round $r: guest not ready: $(grep -a '@@VFS:' "$T/$vs.console" | tail -n 3 | tr '\n' ' ')"
-        vm_kill "$vs"
-        vm_kill "$s"
-        return 0
+        after="guest not ready: $(grep -a '@@VFS:' "$T/$vs.console" | tail -n 3 | tr -d '\r' | tr '\n' ' ')"
+        return 1
     fi
     ready=$(grep -ao 'qmig_ready.*' "$T/$vs.console" | tr -d '\r' | head -n1)
     stat_ms=$(sed -n 's/.*stat_ms=\([0-9]*\).*/\1/p' <<<"$ready")
     start_daemon "$d" "$kind" "$T/$d.sock"
     vm_start_qemu "$vd" "$kver" "$T/initrd" "$T/$d.sock" 1 1 -incoming defer
-    mig_wait_monitor "$vd" 20 || { say "$kind round $r: destination QEMU did not start"; return 0; }
+    mig_wait_monitor "$vd" 20 || { after="destination QEMU did not start: $(head -c 300 "$T/$vd.log")"; return 1; }
     vm_hmp "$vd" "migrate_set_capability return-path on" >/dev/null
     vm_hmp "$vd" "migrate_incoming unix:$T/$vd.mig" >/dev/null
     vm_hmp "$vs" "migrate_set_parameter max-bandwidth $maxbw" >/dev/null
@@ -174,30 +185,43 @@ run_one() {
     mig_poll "$vs" 300 || true
     c1=$(cpu_ticks "${VM_PID[$s]}" 2>/dev/null || true)
     e1=$(cpu_ticks "${VM_PID[$d]}" 2>/dev/null || true)
-    info=$T/$vs.info-migrate
-    cp "$info" "$T/info-migrate-$r-$kind"
-    if [[ $MIG_STATUS == completed ]] && mig_wait_running "$vd" 20; then
-        vm_hmp "$vs" quit >/dev/null
-        vm_wait_exit "$vs" 10 || true
-        vm_wait_exit "$s" 10 || true
-        : >"$share/go"
-        if vm_wait_console "$vd" '@@VFS:EXIT' 300 && grep -qa '@@VFS:OK done' "$T/$vd.console" &&
-            ! grep -qa '@@VFS:FAIL' "$T/$vd.console"; then
-            st=ok
-        fi
-        after=$(grep -ao 'qmig_after.*' "$T/$vd.console" | tr -d '\r' | head -n1)
-    else
-        after="migration status ${MIG_STATUS:-timeout}: $(grep -a -m1 -i 'error' "$info" || true)"
+    if [[ $MIG_STATUS != completed ]] || ! mig_wait_running "$vd" 20; then
+        after="migration status ${MIG_STATUS:-timeout}: $(grep -a -m1 -i 'error' "$T/$vs.info-migrate" || true)"
+        return 0
     fi
+    # The source is done: quit it (its daemon exits or is stopped), then
+    # let the guest check everything on the destination.
+    vm_hmp "$vs" quit >/dev/null
+    vm_wait_exit "$vs" 10 || true
+    vm_wait_exit "$s" 10 || true
+    : >"$share/go"
+    if vm_wait_console "$vd" '@@VFS:EXIT' 300 && grep -qa '@@VFS:OK done' "$T/$vd.console" &&
+        ! grep -qa '@@VFS:FAIL' "$T/$vd.console"; then
+        st=ok
+    fi
+    after=$(grep -ao 'qmig_after.*' "$T/$vd.console" | tr -d '\r' | head -n1)
+    [[ $st == ok ]] || after+=" $(grep -a '@@VFS:FAIL' "$T/$vd.console" | head -n 2 | tr -d '\r' | tr '\n' ' ')"
     vm_wait_exit "$vd" 10 "$d" || true
-    vm_kill "$vs"
-    vm_kill "$s"
-    vm_kill "$d"
-    printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$kind" "$r" "$st" "${MIG_TOTAL:--}" \
+}
+
+# run_one KIND ROUND: one guest, one migration; appends a line to $raw
+# (columns: kind round ok|fail total down setup src-cpu dst-cpu stat-ms
+# downtime-ram-KiB dirty-syncs save-ms load-ms state-bytes guest-result).
+run_one() {
+    local kind=$1 r=$2 s=s$2$1 d=d$2$1 vs=vs$2$1 vd=vd$2$1 st=fail
+    local c0="" c1="" e0="" e1="" ready="" after="" stat_ms="" info=$T/info-migrate-$2-$1 p
+    rm -f "$share/go"
+    MIG_STATUS="" MIG_TOTAL="" MIG_DOWN=""
+    migrate_once "$kind" "$r" || true
+    for p in "$vd" "$vs" "$d" "$s"; do vm_kill "$p"; done
+    if [[ -f $T/$vs.info-migrate ]]; then cp "$T/$vs.info-migrate" "$info"; else : >"$info"; fi
+    printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$kind" "$r" "$st" "${MIG_TOTAL:--}" \
         "${MIG_DOWN:--}" "$(info_num '^setup: *\([0-9]*\) ms.*' "$info")" \
         "$(ms_ticks "$c0" "$c1")" "$(ms_ticks "$e0" "$e1")" "${stat_ms:--}" \
         "$(info_num '^downtime ram: *\([0-9]*\) kbytes.*' "$info")" \
-        "$(info_num '^dirty sync count: *\([0-9]*\).*' "$info")" "${after:-}" >>"$raw"
+        "$(info_num '^dirty sync count: *\([0-9]*\).*' "$info")" \
+        "$(log_num "$s" saved ms)" "$(log_num "$d" loaded ms)" "$(log_num "$s" saved bytes)" \
+        "${after:-}" >>"$raw"
     {
         printf '### %s round %s: %s\n' "$kind" "$r" "$st"
         printf 'source log: %s\ndestination log: %s\n' "$(mig_log "$s")" "$(mig_log "$d")"
@@ -247,7 +271,9 @@ ok_rounds() {
     printf '\n'
     for row in "downtime, ms (QEMU)|5" "total time, ms (QEMU)|4" "setup, ms (QEMU)|6" \
         "RAM sent in the downtime, KiB (QEMU)|10" "dirty bitmap syncs (QEMU)|11" \
-        "source daemon CPU, ms|7" "destination daemon CPU, ms|8" "guest stat of all files before, ms|9"; do
+        "source daemon CPU, ms|7" "destination daemon CPU, ms|8" \
+        "save, ms (daemon log)|12" "load, ms (daemon log)|13" "state, bytes (daemon log)|14" \
+        "guest stat of all files before, ms|9"; do
         printf '| %s |' "${row%|*}"
         for k in "${kinds[@]}"; do printf ' %s |' "$(med "$k" "${row##*|}")"; done
         [[ " ${kinds[*]} " == *" ours "* && " ${kinds[*]} " == *" rust "* ]] &&
