@@ -18,6 +18,7 @@
 #include <string.h>
 #include <linux/fuse.h>
 
+#include "mig_compact.h"
 #include "mig_print.h"
 #include "mig_state.h"
 #include "mig_stream.h"
@@ -141,6 +142,8 @@ static const char *section_name(uint32_t type)
 	case MIG_SEC_CONFIG: return "CONFIG";
 	case MIG_SEC_INODES: return "INODES";
 	case MIG_SEC_HANDLES: return "HANDLES";
+	case MIG_SEC_INODES2: return "INODES2";
+	case MIG_SEC_HANDLES2: return "HANDLES2";
 	case MIG_SEC_COUNTERS: return "COUNTERS";
 	case MIG_SEC_FHANDLES: return "FHANDLES";
 	case MIG_SEC_MOUNTS: return "MOUNTS";
@@ -316,6 +319,53 @@ static void print_config(struct printer *P, struct mig_cur *c)
 	}
 }
 
+/* One inode line, and the errors of its fields. */
+static void print_inode(struct printer *P, const struct pt_mig_inode *e)
+{
+	FILE *out = P->out;
+	const uint8_t *name = (const uint8_t *)e->name;
+	uint64_t parent = e->parent;
+	unsigned namelen = e->namelen;
+	uint8_t kind = e->kind;
+
+	fprintf(out, "  inode %" PRIu64 ": lookups %" PRIu64
+		", generation %" PRIu64 ", kind %s", e->nodeid, e->nlookup,
+		e->generation, kind <= PT_MIG_FHANDLE ? kind_names[kind] :
+		"unknown");
+	if (kind == PT_MIG_INVALID)
+		fprintf(out, ", errno %" PRIu64 " (%s)", parent,
+			parent < 4096 ? strerror((int)parent) : "?");
+	else if (kind == PT_MIG_FHANDLE)
+		fprintf(out, ", mount %" PRIu64, parent);
+	else
+		fprintf(out, ", parent %" PRIu64, parent);
+	if (kind == PT_MIG_FHANDLE && namelen >= 5) {
+		fprintf(out, ", handle type %" PRId32 ", %u bytes ",
+			(int32_t)((uint32_t)name[0] | (uint32_t)name[1] << 8 |
+				  (uint32_t)name[2] << 16 |
+				  (uint32_t)name[3] << 24), namelen - 4u);
+		for (unsigned k = 4; k < namelen; k++)
+			fprintf(out, "%02x", name[k]);
+	} else {
+		fputs(", name ", out);
+		print_name(out, name, namelen);
+	}
+	fputc('\n', out);
+	P->inodes++;
+	if (kind > PT_MIG_FHANDLE)
+		err_line(P, "inode %" PRIu64 ": unknown kind %u", e->nodeid,
+			 kind);
+	if (kind == PT_MIG_FHANDLE && (namelen < 5 || namelen > 132))
+		err_line(P, "inode %" PRIu64 ": file handle of %u bytes",
+			 e->nodeid, namelen);
+	else if (kind != PT_MIG_FHANDLE && namelen > 255)
+		err_line(P, "inode %" PRIu64 ": name of %u bytes", e->nodeid,
+			 namelen);
+	if (e->nodeid == 0)
+		err_line(P, "inode with node id 0");
+}
+
+/* Version 1 INODES: u32 count, fixed-width entries. */
 static void print_inodes(struct printer *P, struct mig_cur *c)
 {
 	FILE *out = P->out;
@@ -332,60 +382,55 @@ static void print_inodes(struct printer *P, struct mig_cur *c)
 	if (!P->sessions)
 		err_line(P, "INODES before SESSION");
 	for (uint32_t i = 0; i < count; i++) {
-		uint64_t nodeid = mig_c_u64(c);
-		uint64_t nlookup = mig_c_u64(c);
-		uint64_t gen = mig_c_u64(c);
-		uint8_t kind = mig_c_u8(c);
-		uint64_t parent = mig_c_u64(c);
-		uint16_t namelen = mig_c_u16(c);
-		const uint8_t *name = NULL;
+		struct pt_mig_inode e;
 
+		e.nodeid = mig_c_u64(c);
+		e.nlookup = mig_c_u64(c);
+		e.generation = mig_c_u64(c);
+		e.kind = mig_c_u8(c);
+		e.parent = mig_c_u64(c);
+		e.namelen = mig_c_u16(c);
+		e.name = NULL;
 		if (!c->bad)
-			name = mig_c_bytes(c, namelen);
+			e.name = mig_c_bytes(c, e.namelen);
 		if (c->bad) {
 			err_line(P, "INODES: truncated at entry %" PRIu32 " of %"
 				 PRIu32, i, count);
 			return;
 		}
-		fprintf(out, "  inode %" PRIu64 ": lookups %" PRIu64
-			", generation %" PRIu64 ", kind %s", nodeid, nlookup,
-			gen, kind <= PT_MIG_FHANDLE ? kind_names[kind] :
-			"unknown");
-		if (kind == PT_MIG_INVALID)
-			fprintf(out, ", errno %" PRIu64 " (%s)", parent,
-				parent < 4096 ? strerror((int)parent) : "?");
-		else if (kind == PT_MIG_FHANDLE)
-			fprintf(out, ", mount %" PRIu64, parent);
-		else
-			fprintf(out, ", parent %" PRIu64, parent);
-		if (kind == PT_MIG_FHANDLE && namelen >= 5) {
-			fprintf(out, ", handle type %" PRId32 ", %u bytes ",
-				(int32_t)((uint32_t)name[0] |
-					  (uint32_t)name[1] << 8 |
-					  (uint32_t)name[2] << 16 |
-					  (uint32_t)name[3] << 24),
-				namelen - 4u);
-			for (unsigned k = 4; k < namelen; k++)
-				fprintf(out, "%02x", name[k]);
-		} else {
-			fputs(", name ", out);
-			print_name(out, name, namelen);
-		}
-		fputc('\n', out);
-		P->inodes++;
-		if (kind > PT_MIG_FHANDLE)
-			err_line(P, "inode %" PRIu64 ": unknown kind %u", nodeid,
-				 kind);
-		if (kind == PT_MIG_FHANDLE && (namelen < 5 || namelen > 132))
-			err_line(P, "inode %" PRIu64 ": file handle of %u bytes",
-				 nodeid, namelen);
-		else if (kind != PT_MIG_FHANDLE && namelen > 255)
-			err_line(P, "inode %" PRIu64 ": name of %u bytes", nodeid,
-				 namelen);
-		if (nodeid == 0)
-			err_line(P, "inode with node id 0");
+		print_inode(P, &e);
 	}
 	check_done(P, c, "INODES");
+}
+
+/* Version 2 INODES2: u32 count, compact entries (mig_compact.h). */
+static void print_inodes2(struct printer *P, struct mig_cur *c)
+{
+	struct mig_delta d = { 0 };
+	uint32_t count = mig_c_u32(c);
+
+	if (c->bad) {
+		err_line(P, "INODES2 section without a count");
+		return;
+	}
+	fprintf(P->out, "  count: %" PRIu32 "\n", count);
+	if (count > c->left / MIG_INODE2_MIN)
+		err_line(P, "INODES2: count %" PRIu32 " does not fit the "
+			 "section's %zu bytes", count, c->left);
+	if (!P->sessions)
+		err_line(P, "INODES2 before SESSION");
+	for (uint32_t i = 0; i < count; i++) {
+		struct pt_mig_inode e;
+		const char *why = mig_in2_get(c, &d, &e);
+
+		if (why) {
+			err_line(P, "INODES2: entry %" PRIu32 " of %" PRIu32
+				 ": %s", i, count, why);
+			return;
+		}
+		print_inode(P, &e);
+	}
+	check_done(P, c, "INODES2");
 }
 
 static void print_mounts(struct printer *P, struct mig_cur *c)
@@ -439,50 +484,89 @@ static void print_fhandles(struct printer *P, struct mig_cur *c)
 	}
 }
 
+/* One handle line, and the errors of its fields. */
+static void print_handle(struct printer *P, const struct pt_mig_handle *h)
+{
+	static const char *const acc[] = { "O_RDONLY", "O_WRONLY", "O_RDWR",
+					   "O_ACCMODE" };
+	FILE *out = P->out;
+
+	fprintf(out, "  handle %" PRIu64 ": inode %" PRIu64 ", %s, flags 0x%"
+		PRIx32 " %s", h->fh, h->nodeid,
+		h->is_dir ? "directory" : "file", h->flags, acc[h->flags & 3]);
+	if (h->flags & ~3u) {
+		fputc('|', out);
+		print_flags(out, h->flags & ~3u, open_flags,
+			    sizeof(open_flags) / sizeof(open_flags[0]));
+	}
+	fputc('\n', out);
+	P->handles++;
+	if (h->is_dir > 1)
+		err_line(P, "handle %" PRIu64 ": is_dir %u", h->fh, h->is_dir);
+	if (h->fh == 0)
+		err_line(P, "handle with fh 0");
+}
+
+/* Version 1 HANDLES: u32 count, 21-byte entries. */
 static void print_handles(struct printer *P, struct mig_cur *c)
 {
-	FILE *out = P->out;
 	uint32_t count = mig_c_u32(c);
 
 	if (c->bad) {
 		err_line(P, "HANDLES section without a count");
 		return;
 	}
-	fprintf(out, "  count: %" PRIu32 "\n", count);
+	fprintf(P->out, "  count: %" PRIu32 "\n", count);
 	if (c->left % MIG_HANDLE_LEN || count != c->left / MIG_HANDLE_LEN)
 		err_line(P, "HANDLES: count %" PRIu32 " does not match the "
 			 "section's %zu bytes", count, c->left);
 	if (!P->sessions)
 		err_line(P, "HANDLES before SESSION");
 	for (uint32_t i = 0; i < count; i++) {
-		uint64_t fh = mig_c_u64(c);
-		uint64_t nodeid = mig_c_u64(c);
-		uint32_t flags = mig_c_u32(c);
-		uint8_t is_dir = mig_c_u8(c);
-		static const char *const acc[] = { "O_RDONLY", "O_WRONLY",
-						   "O_RDWR", "O_ACCMODE" };
+		struct pt_mig_handle h;
 
+		h.fh = mig_c_u64(c);
+		h.nodeid = mig_c_u64(c);
+		h.flags = mig_c_u32(c);
+		h.is_dir = mig_c_u8(c);
 		if (c->bad) {
 			err_line(P, "HANDLES: truncated at entry %" PRIu32 " of %"
 				 PRIu32, i, count);
 			return;
 		}
-		fprintf(out, "  handle %" PRIu64 ": inode %" PRIu64
-			", %s, flags 0x%" PRIx32 " %s", fh, nodeid,
-			is_dir ? "directory" : "file", flags, acc[flags & 3]);
-		if (flags & ~3u) {
-			fputc('|', out);
-			print_flags(out, flags & ~3u, open_flags,
-				    sizeof(open_flags) / sizeof(open_flags[0]));
-		}
-		fputc('\n', out);
-		P->handles++;
-		if (is_dir > 1)
-			err_line(P, "handle %" PRIu64 ": is_dir %u", fh, is_dir);
-		if (fh == 0)
-			err_line(P, "handle with fh 0");
+		print_handle(P, &h);
 	}
 	check_done(P, c, "HANDLES");
+}
+
+/* Version 2 HANDLES2: u32 count, compact entries (mig_compact.h). */
+static void print_handles2(struct printer *P, struct mig_cur *c)
+{
+	struct mig_delta d = { 0 };
+	uint32_t count = mig_c_u32(c);
+
+	if (c->bad) {
+		err_line(P, "HANDLES2 section without a count");
+		return;
+	}
+	fprintf(P->out, "  count: %" PRIu32 "\n", count);
+	if (count > c->left / MIG_HANDLE2_MIN)
+		err_line(P, "HANDLES2: count %" PRIu32 " does not fit the "
+			 "section's %zu bytes", count, c->left);
+	if (!P->sessions)
+		err_line(P, "HANDLES2 before SESSION");
+	for (uint32_t i = 0; i < count; i++) {
+		struct pt_mig_handle h;
+		const char *why = mig_h2_get(c, &d, &h);
+
+		if (why) {
+			err_line(P, "HANDLES2: entry %" PRIu32 " of %" PRIu32
+				 ": %s", i, count, why);
+			return;
+		}
+		print_handle(P, &h);
+	}
+	check_done(P, c, "HANDLES2");
 }
 
 static void print_counters(struct printer *P, struct mig_cur *c)
@@ -554,6 +638,8 @@ int mig_print(int fd, FILE *out)
 		case MIG_SEC_CONFIG: print_config(&P, &c); break;
 		case MIG_SEC_INODES: print_inodes(&P, &c); break;
 		case MIG_SEC_HANDLES: print_handles(&P, &c); break;
+		case MIG_SEC_INODES2: print_inodes2(&P, &c); break;
+		case MIG_SEC_HANDLES2: print_handles2(&P, &c); break;
 		case MIG_SEC_COUNTERS: print_counters(&P, &c); break;
 		case MIG_SEC_MOUNTS: print_mounts(&P, &c); break;
 		case MIG_SEC_FHANDLES: print_fhandles(&P, &c); break;

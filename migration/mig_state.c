@@ -20,6 +20,7 @@
 
 #include "fuse_virtio.h"
 #include "log.h"
+#include "mig_compact.h"
 #include "mig_state.h"
 #include "mig_stream.h"
 #include "passthrough.h"
@@ -53,55 +54,49 @@ static void config_bytes(const struct pt_config *c, uint8_t *b)
 
 /* ---- save ---- */
 
-struct inode_batch {
-	struct mig_writer *w;
+struct inode_list {
 	struct pt_mig_inode *v;   /* names point into the prepared table */
-	size_t n, cap, bytes;
-	uint64_t total, sections;
+	size_t n, cap;
+	uint64_t sections;
 };
-
-static void flush_inodes(struct inode_batch *b)
-{
-	if (!b->n)
-		return;
-	mig_w_begin(b->w, MIG_SEC_INODES, MIG_SECF_MUST_UNDERSTAND);
-	mig_w_u32(b->w, (uint32_t)b->n);
-	for (size_t i = 0; i < b->n; i++) {
-		const struct pt_mig_inode *e = &b->v[i];
-
-		mig_w_u64(b->w, e->nodeid);
-		mig_w_u64(b->w, e->nlookup);
-		mig_w_u64(b->w, e->generation);
-		mig_w_u8(b->w, e->kind);
-		mig_w_u64(b->w, e->parent);
-		mig_w_u16(b->w, e->namelen);
-		mig_w_bytes(b->w, e->name, e->namelen);
-	}
-	mig_w_end(b->w);
-	b->total += b->n;
-	b->sections++;
-	b->n = 0;
-	b->bytes = 0;
-}
 
 static int inode_cb(const struct pt_mig_inode *e, void *arg)
 {
-	struct inode_batch *b = arg;
+	struct inode_list *l = arg;
 
-	if (b->n == b->cap) {
-		size_t nc = b->cap ? b->cap * 2 : 1024;
-		struct pt_mig_inode *nv = realloc(b->v, nc * sizeof(*nv));
+	if (l->n == l->cap) {
+		size_t nc = l->cap ? l->cap * 2 : 1024;
+		struct pt_mig_inode *nv = realloc(l->v, nc * sizeof(*nv));
 
 		if (!nv)
 			return -ENOMEM;
-		b->v = nv;
-		b->cap = nc;
+		l->v = nv;
+		l->cap = nc;
 	}
-	b->v[b->n++] = *e;
-	b->bytes += MIG_INODE_FIXED + e->namelen;
-	if (b->bytes >= MIG_STATE_CHUNK)
-		flush_inodes(b);
+	l->v[l->n++] = *e;
 	return 0;
+}
+
+/* INODES2 sections of about MIG_STATE_CHUNK bytes each: the entries of
+ * one section are sized first (its count comes before them), then
+ * written; the deltas restart at every section. */
+static void write_inodes(struct mig_writer *w, struct inode_list *l)
+{
+	for (size_t i = 0; i < l->n;) {
+		struct mig_delta d = { 0 };
+		size_t end = i, bytes = 0;
+
+		while (end < l->n && bytes < MIG_STATE_CHUNK &&
+		       end - i < UINT32_MAX)
+			bytes += mig_in2_put(NULL, &d, &l->v[end++]);
+		mig_w_begin(w, MIG_SEC_INODES2, MIG_SECF_MUST_UNDERSTAND);
+		mig_w_u32(w, (uint32_t)(end - i));
+		d = (struct mig_delta){ 0 };
+		for (; i < end; i++)
+			mig_in2_put(w, &d, &l->v[i]);
+		mig_w_end(w);
+		l->sections++;
+	}
 }
 
 struct fh_batch {
@@ -182,21 +177,22 @@ static int handle_cb(const struct pt_mig_handle *h, void *arg)
 	return 0;
 }
 
+/* HANDLES2 sections of about MIG_STATE_CHUNK bytes each, as
+ * write_inodes(). */
 static void write_handles(struct mig_writer *w, const struct handle_list *l)
 {
-	const size_t per = MIG_STATE_CHUNK / MIG_HANDLE_LEN;
+	for (size_t i = 0; i < l->n;) {
+		struct mig_delta d = { 0 };
+		size_t end = i, bytes = 0;
 
-	for (size_t i = 0; i < l->n; i += per) {
-		size_t n = l->n - i < per ? l->n - i : per;
-
-		mig_w_begin(w, MIG_SEC_HANDLES, MIG_SECF_MUST_UNDERSTAND);
-		mig_w_u32(w, (uint32_t)n);
-		for (size_t j = i; j < i + n; j++) {
-			mig_w_u64(w, l->v[j].fh);
-			mig_w_u64(w, l->v[j].nodeid);
-			mig_w_u32(w, l->v[j].flags);
-			mig_w_u8(w, l->v[j].is_dir);
-		}
+		while (end < l->n && bytes < MIG_STATE_CHUNK &&
+		       end - i < UINT32_MAX)
+			bytes += mig_h2_put(NULL, &d, &l->v[end++]);
+		mig_w_begin(w, MIG_SEC_HANDLES2, MIG_SECF_MUST_UNDERSTAND);
+		mig_w_u32(w, (uint32_t)(end - i));
+		d = (struct mig_delta){ 0 };
+		for (; i < end; i++)
+			mig_h2_put(w, &d, &l->v[i]);
 		mig_w_end(w);
 	}
 }
@@ -206,7 +202,7 @@ int mig_save(struct mig_ctx *ctx, int fd)
 {
 	struct fv_session_state st;
 	struct mig_writer w;
-	struct inode_batch ib = { .w = &w };
+	struct inode_list il = { 0 };
 	struct handle_list hl = { 0 };
 	struct fh_batch fb = { .w = &w };
 	uint8_t cfg[CFG_N];
@@ -256,12 +252,16 @@ int mig_save(struct mig_ctx *ctx, int fd)
 			goto fail;
 	}
 
-	ret = pt_mig_foreach_inode(ctx->fs, inode_cb, &ib);
+	ret = pt_mig_foreach_inode(ctx->fs, inode_cb, &il);
+	if (!ret)
+		ret = mig_order_inodes(il.v, il.n);
 	if (ret)
 		goto fail;
-	flush_inodes(&ib);
+	write_inodes(&w, &il);
 
 	ret = pt_mig_foreach_handle(ctx->fs, handle_cb, &hl);
+	if (!ret)
+		ret = mig_order_handles(hl.v, hl.n);
 	if (ret)
 		goto fail;
 	write_handles(&w, &hl);
@@ -272,8 +272,8 @@ int mig_save(struct mig_ctx *ctx, int fd)
 	mig_w_u64(&w, next_fh);
 	mig_w_end(&w);
 
-	free(ib.v);
-	ib.v = NULL;
+	free(il.v);
+	il.v = NULL;
 	ret = mig_w_finish(&w);
 	if (ret) {
 		LOG_ERR("migration: writing the state: %s", strerror(-ret));
@@ -282,7 +282,7 @@ int mig_save(struct mig_ctx *ctx, int fd)
 	LOG_INFO("migration: saved %llu inodes (%llu sections), %zu handles, "
 		 "%llu file handles, next node id %llu, next fh %llu: %llu "
 		 "bytes in %.1f ms",
-		 (unsigned long long)ib.total, (unsigned long long)ib.sections,
+		 (unsigned long long)il.n, (unsigned long long)il.sections,
 		 hl.n, (unsigned long long)fb.total, (unsigned long long)next_nodeid,
 		 (unsigned long long)next_fh, (unsigned long long)w.total,
 		 now_ms() - t0);
@@ -291,7 +291,7 @@ fail:
 	LOG_ERR("migration: collecting the state: %s", strerror(-ret));
 	mig_w_abort(&w);
 out:
-	free(ib.v);
+	free(il.v);
 	free(hl.v);
 	return ret;
 }
@@ -408,6 +408,40 @@ static int load_inodes(struct loader *L, struct mig_cur *c)
 	return cur_done(c, "INODES");
 }
 
+/* INODES2: u32 count, then count compact entries (mig_compact.h). */
+static int load_inodes2(struct loader *L, struct mig_cur *c)
+{
+	struct mig_delta d = { 0 };
+	uint32_t count;
+
+	if (!L->pl) {
+		LOG_ERR("migration: INODES before SESSION");
+		return -EBADMSG;
+	}
+	count = mig_c_u32(c);
+	if (c->bad || count > c->left / MIG_INODE2_MIN) {
+		LOG_ERR("migration: INODES: count %u does not fit the section "
+			"(%zu bytes)", count, c->left);
+		return -EBADMSG;
+	}
+	for (uint32_t i = 0; i < count; i++) {
+		struct pt_mig_inode e;
+		const char *why = mig_in2_get(c, &d, &e);
+		int ret;
+
+		if (why) {
+			LOG_ERR("migration: INODES: entry %u of %u: %s", i, count,
+				why);
+			return -EBADMSG;
+		}
+		ret = pt_mig_load_inode(L->pl, &e);
+		if (ret)
+			return ret;   /* logged with the node id and name */
+	}
+	L->inodes += count;
+	return cur_done(c, "INODES");
+}
+
 static int load_mounts(struct loader *L, struct mig_cur *c)
 {
 	uint32_t count;
@@ -496,6 +530,40 @@ static int load_handles(struct loader *L, struct mig_cur *c)
 	return cur_done(c, "HANDLES");
 }
 
+/* HANDLES2: u32 count, then count compact entries (mig_compact.h). */
+static int load_handles2(struct loader *L, struct mig_cur *c)
+{
+	struct mig_delta d = { 0 };
+	uint32_t count;
+
+	if (!L->pl) {
+		LOG_ERR("migration: HANDLES before SESSION");
+		return -EBADMSG;
+	}
+	count = mig_c_u32(c);
+	if (c->bad || count > c->left / MIG_HANDLE2_MIN) {
+		LOG_ERR("migration: HANDLES: count %u does not fit the section "
+			"(%zu bytes)", count, c->left);
+		return -EBADMSG;
+	}
+	for (uint32_t i = 0; i < count; i++) {
+		struct pt_mig_handle h;
+		const char *why = mig_h2_get(c, &d, &h);
+		int ret;
+
+		if (why) {
+			LOG_ERR("migration: HANDLES: entry %u of %u: %s", i,
+				count, why);
+			return -EBADMSG;
+		}
+		ret = pt_mig_load_handle(L->pl, &h);
+		if (ret)
+			return ret;
+	}
+	L->handles += count;
+	return cur_done(c, "HANDLES");
+}
+
 static int load_counters(struct loader *L, struct mig_cur *c)
 {
 	if (L->have_counters) {
@@ -572,6 +640,12 @@ int mig_load(struct mig_ctx *ctx, int fd)
 			break;
 		case MIG_SEC_HANDLES:
 			ret = load_handles(&L, &c);
+			break;
+		case MIG_SEC_INODES2:
+			ret = load_inodes2(&L, &c);
+			break;
+		case MIG_SEC_HANDLES2:
+			ret = load_handles2(&L, &c);
 			break;
 		case MIG_SEC_COUNTERS:
 			ret = load_counters(&L, &c);

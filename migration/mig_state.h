@@ -13,21 +13,25 @@ struct fuse_session;
 struct pt_fs;
 struct pt_config;
 
-/* Format version written, and the oldest reader version that can load it. */
-#define MIG_STATE_VERSION 1
-#define MIG_STATE_OLDEST 1
+/* Format version written, and the oldest reader version that can load it
+ * (2: compact INODES2 / HANDLES2, which a version-1 reader cannot read).
+ * This reader loads versions 1 and 2. */
+#define MIG_STATE_VERSION 2
+#define MIG_STATE_OLDEST 2
 
 /* Section types. */
 enum mig_section {
 	MIG_SEC_SESSION = 1,    /* must-understand */
 	MIG_SEC_CONFIG = 2,     /* informational, checked when present */
-	MIG_SEC_INODES = 3,     /* must-understand, repeated (chunks) */
-	MIG_SEC_HANDLES = 4,    /* must-understand, repeated (chunks) */
+	MIG_SEC_INODES = 3,     /* version 1: must-understand, repeated */
+	MIG_SEC_HANDLES = 4,    /* version 1: must-understand, repeated */
 	MIG_SEC_COUNTERS = 5,   /* must-understand */
 	MIG_SEC_FHANDLES = 6,   /* optional, before INODES: file handles to
 				 * verify (--migration-verify-handles) */
 	MIG_SEC_MOUNTS = 7,     /* must-understand, before INODES: the mounts
 				 * of FHANDLE inodes (file-handles mode) */
+	MIG_SEC_INODES2 = 8,    /* version 2: compact INODES, mig_compact.h */
+	MIG_SEC_HANDLES2 = 9,   /* version 2: compact HANDLES */
 };
 
 /* CONFIG section: one byte per field, in this order (the cache mode is
@@ -43,7 +47,8 @@ enum {
 /* Bytes of table entries per INODES / HANDLES section. */
 #define MIG_STATE_CHUNK (1u << 20)
 
-/* Fixed part of one INODES entry (the name follows) and one HANDLES entry. */
+/* Fixed part of one version-1 INODES entry (the name follows) and one
+ * HANDLES entry. */
 #define MIG_INODE_FIXED 35
 #define MIG_HANDLE_LEN 21
 /* Fixed part of one FHANDLES entry (u64 node id, i32 type, u16 length;

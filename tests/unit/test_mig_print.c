@@ -182,7 +182,7 @@ int main(int argc, char **argv)
 	pt_mig_save_done(fs);
 	text = print_fd(fd, &rc);
 	CHECK(rc == 0);
-	HAS(text, "header: magic \"VFSDSTAT\", version 1, oldest compatible 1");
+	HAS(text, "header: magic \"VFSDSTAT\", version 2, oldest compatible 2");
 	HAS(text, "section SESSION (type 1) at offset 16: flags 0x1 "
 		  "(must-understand), 29 bytes");
 	HAS(text, "  initialized: 1\n");
@@ -191,7 +191,7 @@ int main(int argc, char **argv)
 	HAS(text, "FUSE_WRITEBACK_CACHE");
 	HAS(text, "section CONFIG (type 2)");
 	HAS(text, "  cache: auto (0)\n  writeback: 1\n  xattr: 1\n");
-	HAS(text, "section INODES (type 3)");
+	HAS(text, "section INODES2 (type 8)");
 	HAS(text, "  inode 1: lookups ");
 	snprintf(path, sizeof(path), "  inode %llu: lookups 2, generation 0, "
 		 "kind PATH, parent %llu, name \"file\"\n",
@@ -208,6 +208,7 @@ int main(int argc, char **argv)
 	snprintf(path, sizeof(path), "  handle %llu: inode %llu, directory",
 		 (unsigned long long)dfh, (unsigned long long)sub);
 	HAS(text, path);
+	HAS(text, "section HANDLES2 (type 9)");
 	HAS(text, "section COUNTERS (type 5)");
 	HAS(text, "  next node id: ");
 	HAS(text, ": checksum OK (stored 0x");
@@ -279,6 +280,109 @@ int main(int argc, char **argv)
 		HAS(text, "error: header: bad magic");
 		free(text);
 		close(ffd);
+	}
+	/* A version-1 blob (as a source before the compact format wrote
+	 * it), hand-built: decoded as well. */
+	{
+		struct mig_writer w;
+		int vfd = memfd_create("v1", 0);
+
+		CHECK(mig_w_init(&w, vfd, 1, 1) == 0);
+		mig_w_begin(&w, MIG_SEC_SESSION, MIG_SECF_MUST_UNDERSTAND);
+		mig_w_u8(&w, 1);
+		mig_w_u32(&w, 31);
+		mig_w_u64(&w, FUSE_ASYNC_READ);
+		mig_w_u32(&w, 4096);
+		mig_w_u32(&w, 0);
+		mig_w_u32(&w, 1);
+		mig_w_u16(&w, 16);
+		mig_w_u16(&w, 12);
+		mig_w_end(&w);
+		mig_w_begin(&w, MIG_SEC_INODES, MIG_SECF_MUST_UNDERSTAND);
+		mig_w_u32(&w, 2);
+		mig_w_u64(&w, 1);   /* root */
+		mig_w_u64(&w, 2);
+		mig_w_u64(&w, 0);
+		mig_w_u8(&w, PT_MIG_ROOT);
+		mig_w_u64(&w, 0);
+		mig_w_u16(&w, 0);
+		mig_w_u64(&w, 300);
+		mig_w_u64(&w, 4);
+		mig_w_u64(&w, 77);
+		mig_w_u8(&w, PT_MIG_PATH);
+		mig_w_u64(&w, 1);
+		mig_w_u16(&w, 3);
+		mig_w_bytes(&w, "old", 3);
+		mig_w_end(&w);
+		mig_w_begin(&w, MIG_SEC_HANDLES, MIG_SECF_MUST_UNDERSTAND);
+		mig_w_u32(&w, 1);
+		mig_w_u64(&w, 9);
+		mig_w_u64(&w, 300);
+		mig_w_u32(&w, O_WRONLY);
+		mig_w_u8(&w, 0);
+		mig_w_end(&w);
+		mig_w_begin(&w, MIG_SEC_COUNTERS, MIG_SECF_MUST_UNDERSTAND);
+		mig_w_u64(&w, 301);
+		mig_w_u64(&w, 10);
+		mig_w_end(&w);
+		CHECK(mig_w_finish(&w) == 0);
+		text = print_fd(vfd, &rc);
+		CHECK(rc == 0);
+		HAS(text, "version 1, oldest compatible 1");
+		HAS(text, "section INODES (type 3)");
+		HAS(text, "  inode 1: lookups 2, generation 0, kind ROOT, "
+			  "parent 0, name \"\"\n");
+		HAS(text, "  inode 300: lookups 4, generation 77, kind PATH, "
+			  "parent 1, name \"old\"\n");
+		HAS(text, "section HANDLES (type 4)");
+		HAS(text, "  handle 9: inode 300, file, flags 0x1 O_WRONLY\n");
+		HAS(text, "summary: 4 sections (0 unknown), 2 inodes, 1 handles");
+		HAS(text, ": valid\n");
+		if (getenv("V"))
+			fputs(text, stdout);
+		free(text);
+		if (exe)
+			CHECK(run_binary(exe, vfd) == 0);
+		close(vfd);
+	}
+	/* Compact sections in bad shape: an entry with reserved flag bits,
+	 * a count the section cannot hold, an overlong varint. */
+	{
+		struct mig_writer w;
+		int bfd = memfd_create("bad2", 0);
+
+		CHECK(mig_w_init(&w, bfd, 2, 2) == 0);
+		mig_w_begin(&w, MIG_SEC_INODES2, MIG_SECF_MUST_UNDERSTAND);
+		mig_w_u32(&w, 2);
+		mig_w_u8(&w, 2);      /* node id +1 */
+		mig_w_u8(&w, 0x30);   /* ROOT, same parent, 1 lookup */
+		mig_w_u8(&w, 0);      /* no name */
+		mig_w_u8(&w, 2);
+		mig_w_u8(&w, 0x81);   /* reserved bit */
+		mig_w_u8(&w, 0);
+		mig_w_end(&w);
+		mig_w_begin(&w, MIG_SEC_HANDLES2, MIG_SECF_MUST_UNDERSTAND);
+		mig_w_u32(&w, 3);
+		mig_w_u8(&w, 2);
+		mig_w_u8(&w, 2);
+		mig_w_u8(&w, 0);
+		mig_w_end(&w);
+		mig_w_begin(&w, MIG_SEC_HANDLES2, MIG_SECF_MUST_UNDERSTAND);
+		mig_w_u32(&w, 1);
+		mig_w_bytes(&w, "\x82\x00\x02\x00", 4);   /* fh +1, overlong */
+		mig_w_end(&w);
+		CHECK(mig_w_finish(&w) == 0);
+		text = print_fd(bfd, &rc);
+		CHECK(rc == 1);
+		HAS(text, "section INODES2 (type 8)");
+		HAS(text, "  inode 1: lookups 1, generation 0, kind ROOT");
+		HAS(text, "error: INODES2: entry 1 of 2: reserved flag bits set");
+		HAS(text, "error: HANDLES2: count 3 does not fit the section's "
+			  "3 bytes");
+		HAS(text, "error: HANDLES2: entry 0 of 1: truncated or bad "
+			  "varint");
+		free(text);
+		close(bfd);
 	}
 	/* Sections a newer source might add, a section in bad shape. */
 	{

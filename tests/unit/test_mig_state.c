@@ -25,10 +25,12 @@ struct ent {
 	uint8_t kind;
 	const char *name;
 	uint16_t namelen;   /* 0: strlen(name) */
+	uint64_t generation;
 };
 
 /* Stream options for one case. */
 struct spec {
+	unsigned version;           /* format: 1 (fixed-width) or 2 (compact) */
 	const struct ent *ents;
 	unsigned nents;
 	int64_t count_delta;        /* INODES count as written minus real */
@@ -37,25 +39,102 @@ struct spec {
 	uint64_t next_nodeid, next_fh;
 	uint64_t handle_fh, handle_node;   /* one handle when handle_fh */
 	uint32_t extra_type, extra_flags;  /* an extra section when type */
+	const void *raw;            /* version 2: this INODES2 payload */
+	size_t rawlen;              /* instead of ents */
+	const void *raw_h;          /* version 2: this HANDLES2 payload */
+	size_t rawlen_h;
 };
+
+/* Version 1 entry: fixed-width fields. */
+static void w_inode1(struct mig_writer *w, const struct ent *e, uint16_t len)
+{
+	mig_w_u64(w, e->nodeid);
+	mig_w_u64(w, e->nlookup);
+	mig_w_u64(w, e->generation);
+	mig_w_u8(w, e->kind);
+	mig_w_u64(w, e->parent);
+	mig_w_u16(w, len);
+}
+
+/* Version 2 entry, encoded here by hand from the documented layout (not
+ * with mig_compact.c's encoder): zig-zag node id delta, flags byte (kind,
+ * generation present, same parent, lookup count 0..2 or 3 = varint),
+ * [lookup count], [generation], [zig-zag parent delta], name length. */
+static void w_inode2(struct mig_writer *w, const struct ent *e, uint16_t len,
+		     uint64_t *prev_id, uint64_t *prev_parent)
+{
+	uint8_t flags = e->kind;
+
+	mig_w_sv(w, (int64_t)(e->nodeid - *prev_id));
+	if (e->generation)
+		flags |= 0x08;
+	if (e->parent == *prev_parent)
+		flags |= 0x10;
+	flags |= (uint8_t)((e->nlookup < 3 ? e->nlookup : 3) << 5);
+	mig_w_u8(w, flags);
+	if (e->nlookup >= 3)
+		mig_w_uv(w, e->nlookup);
+	if (e->generation)
+		mig_w_uv(w, e->generation);
+	if (e->parent != *prev_parent)
+		mig_w_sv(w, (int64_t)(e->parent - *prev_parent));
+	mig_w_uv(w, len);
+	*prev_id = e->nodeid;
+	*prev_parent = e->parent;
+}
 
 static void w_inodes(struct mig_writer *w, const struct spec *s)
 {
-	mig_w_begin(w, MIG_SEC_INODES, MIG_SECF_MUST_UNDERSTAND);
+	uint64_t prev_id = 0, prev_parent = 0;
+
+	if (s->raw) {
+		mig_w_begin(w, MIG_SEC_INODES2, MIG_SECF_MUST_UNDERSTAND);
+		mig_w_bytes(w, s->raw, s->rawlen);
+		mig_w_end(w);
+		return;
+	}
+	mig_w_begin(w, s->version == 1 ? MIG_SEC_INODES : MIG_SEC_INODES2,
+		    MIG_SECF_MUST_UNDERSTAND);
 	mig_w_u32(w, (uint32_t)((int64_t)s->nents + s->count_delta));
 	for (unsigned i = 0; i < s->nents; i++) {
 		const struct ent *e = &s->ents[i];
 		uint16_t len = e->namelen ? e->namelen :
 			       (uint16_t)(e->name ? strlen(e->name) : 0);
 
-		mig_w_u64(w, e->nodeid);
-		mig_w_u64(w, e->nlookup);
-		mig_w_u64(w, 0);
-		mig_w_u8(w, e->kind);
-		mig_w_u64(w, e->parent);
-		mig_w_u16(w, len);
+		if (s->version == 1)
+			w_inode1(w, e, len);
+		else
+			w_inode2(w, e, len, &prev_id, &prev_parent);
 		if (len)
 			mig_w_bytes(w, e->name, e->name ? strlen(e->name) : 0);
+	}
+	mig_w_end(w);
+}
+
+static void w_handles(struct mig_writer *w, const struct spec *s)
+{
+	if (s->raw_h) {
+		mig_w_begin(w, MIG_SEC_HANDLES2, MIG_SECF_MUST_UNDERSTAND);
+		mig_w_bytes(w, s->raw_h, s->rawlen_h);
+		mig_w_end(w);
+		return;
+	}
+	if (!s->handle_fh)
+		return;
+	if (s->version == 1) {
+		mig_w_begin(w, MIG_SEC_HANDLES, MIG_SECF_MUST_UNDERSTAND);
+		mig_w_u32(w, 1);
+		mig_w_u64(w, s->handle_fh);
+		mig_w_u64(w, s->handle_node);
+		mig_w_u32(w, 0);   /* O_RDONLY */
+		mig_w_u8(w, 0);
+	} else {
+		/* fh and node id as zig-zag deltas from 0, flags << 1 | dir */
+		mig_w_begin(w, MIG_SEC_HANDLES2, MIG_SECF_MUST_UNDERSTAND);
+		mig_w_u32(w, 1);
+		mig_w_sv(w, (int64_t)s->handle_fh);
+		mig_w_sv(w, (int64_t)s->handle_node);
+		mig_w_uv(w, 0);
 	}
 	mig_w_end(w);
 }
@@ -65,7 +144,9 @@ static int make_stream(const struct spec *s)
 	int fd = memfd_create("state", 0);
 	struct mig_writer w;
 
-	CHECK(mig_w_init(&w, fd, MIG_STATE_VERSION, MIG_STATE_OLDEST) == 0);
+	/* Version 1 as the sources before the compact format wrote it. */
+	CHECK(mig_w_init(&w, fd, s->version == 1 ? 1 : MIG_STATE_VERSION,
+			 s->version == 1 ? 1 : MIG_STATE_OLDEST) == 0);
 	if (s->inodes_first)
 		w_inodes(&w, s);
 	mig_w_begin(&w, MIG_SEC_SESSION, MIG_SECF_MUST_UNDERSTAND);
@@ -85,15 +166,7 @@ static int make_stream(const struct spec *s)
 	}
 	if (!s->inodes_first)
 		w_inodes(&w, s);
-	if (s->handle_fh) {
-		mig_w_begin(&w, MIG_SEC_HANDLES, MIG_SECF_MUST_UNDERSTAND);
-		mig_w_u32(&w, 1);
-		mig_w_u64(&w, s->handle_fh);
-		mig_w_u64(&w, s->handle_node);
-		mig_w_u32(&w, 0);   /* O_RDONLY */
-		mig_w_u8(&w, 0);
-		mig_w_end(&w);
-	}
+	w_handles(&w, s);
 	if (!s->no_counters) {
 		mig_w_begin(&w, MIG_SEC_COUNTERS, MIG_SECF_MUST_UNDERSTAND);
 		mig_w_u64(&w, s->next_nodeid ? s->next_nodeid : 100);
@@ -140,40 +213,45 @@ static int run(const struct spec *s, struct pt_stats *after)
 	return r;
 }
 
-int main(void)
+/* The loader's checks, on a stream of the given format version: every
+ * case holds for a version-1 stream (an older source's) and for a
+ * version-2 one. */
+static void cases(unsigned version)
 {
 	static const struct ent good[] = {
-		{ 1, 1, 0, 0, NULL, 0 },
-		{ 5, 2, 1, 1, "d", 0 },
-		{ 7, 0, 5, 1, "caf\xe9", 0 },
-		{ 9, 1, 5, 1, "f", 0 },
-		{ 11, 1, 2, 3, NULL, 0 },   /* INVALID (ENOENT) */
+		{ 1, 1, 0, 0, NULL, 0, 0 },
+		{ 5, 2, 1, 1, "d", 0, 0 },
+		{ 7, 0, 5, 1, "caf\xe9", 0, 0 },
+		{ 9, 1, 5, 1, "f", 0, 0 },
+		{ 11, 1, 2, 3, NULL, 0, 0 },   /* INVALID (ENOENT) */
+	};
+	/* Ids and parents going down as well as up (negative deltas), a
+	 * lookup count and a generation that take varints. */
+	static const struct ent shuffled[] = {
+		{ 1, 7, 0, 0, NULL, 0, 0 },
+		{ 9000000000ull, 300, 1, 1, "d", 0, 0 },
+		{ 3, 1, 9000000000ull, 1, "f", 0, 1ull << 40 },
+		{ 2, 0, 9000000000ull, 1, "caf\xe9", 0, 5 },
+		{ 11, 1, 2, 3, NULL, 0, 0 },
 	};
 	struct ent bad[3];
 	struct pt_stats st;
 	struct spec s;
-	char p[128];
-	FILE *f;
-
-	vlog_init(getenv("MIG_TEST_DEBUG") ? VLOG_DEBUG : VLOG_OFF, false);
-	snprintf(dir, sizeof(dir), "/tmp/test_mig_state.XXXXXX");
-	if (!mkdtemp(dir))
-		return 1;
-	snprintf(p, sizeof(p), "%s/d", dir);
-	mkdir(p, 0755);
-	snprintf(p, sizeof(p), "%s/d/caf\xe9", dir);
-	f = fopen(p, "w");
-	fclose(f);
-	snprintf(p, sizeof(p), "%s/d/f", dir);
-	f = fopen(p, "w");
-	fclose(f);
 
 	/* Valid: root, d (count 2), an anchor-like entry, f with a handle. */
-	s = (struct spec){ .ents = good, .nents = 5, .handle_fh = 3,
-			   .handle_node = 9 };
+	s = (struct spec){ .version = version, .ents = good, .nents = 5,
+			   .handle_fh = 3, .handle_node = 9 };
 	CHECK(run(&s, &st) == 0);
 	/* root + d + f (7 has no lookup count and no handle; 11 is lost) */
 	CHECK(st.inodes == 3 && st.handles == 1);
+	s.ents = shuffled;
+	s.handle_node = 3;
+	s.next_nodeid = 9000000001ull;
+	CHECK(run(&s, &st) == 0);
+	CHECK(st.inodes == 3 && st.handles == 1);
+	s.ents = good;
+	s.handle_node = 9;
+	s.next_nodeid = 0;
 	/* Unknown optional section: skipped. */
 	s.extra_type = 77;
 	CHECK(run(&s, &st) == 0);
@@ -213,33 +291,170 @@ int main(void)
 
 	/* Hostile entries after a good root. */
 	bad[0] = good[0];
-	s = (struct spec){ .ents = bad, .nents = 2 };
-	bad[1] = (struct ent){ 5, 1, 1, 1, "a/b", 0 };
+	s = (struct spec){ .version = version, .ents = bad, .nents = 2 };
+	bad[1] = (struct ent){ 5, 1, 1, 1, "a/b", 0, 0 };
 	CHECK(run(&s, &st) == -EINVAL);
-	bad[1] = (struct ent){ 5, 1, 1, 1, "..", 0 };
+	bad[1] = (struct ent){ 5, 1, 1, 1, "..", 0, 0 };
 	CHECK(run(&s, &st) == -EINVAL);
-	bad[1] = (struct ent){ 5, 1, 1, 1, ".virtiofsd-c-migration", 0 };
+	bad[1] = (struct ent){ 5, 1, 1, 1, ".virtiofsd-c-migration", 0, 0 };
 	CHECK(run(&s, &st) == -EINVAL);
-	bad[1] = (struct ent){ 5, 1, 4, 1, "d", 0 };      /* parent unknown */
+	bad[1] = (struct ent){ 5, 1, 4, 1, "d", 0, 0 };   /* parent unknown */
 	CHECK(run(&s, &st) == -EINVAL);
-	bad[1] = (struct ent){ 0, 1, 1, 1, "d", 0 };      /* node id 0 */
-	CHECK(run(&s, &st) == -EINVAL);
-	bad[1] = (struct ent){ 1, 1, 1, 1, "d", 0 };      /* root id again */
+	/* node id 0: the loader refuses it (version 1), the compact decoder
+	 * already (a delta that wraps to 0) */
+	bad[1] = (struct ent){ 0, 1, 1, 1, "d", 0, 0 };
+	CHECK(run(&s, &st) == (version == 1 ? -EINVAL : -EBADMSG));
+	bad[1] = (struct ent){ 1, 1, 1, 1, "d", 0, 0 };   /* root id again */
 	CHECK(run(&s, &st) == -EEXIST);
-	bad[1] = (struct ent){ 5, 1, 1, 9, "d", 0 };      /* unknown kind */
+	bad[1] = (struct ent){ 5, 1, 1, 5, "d", 0, 0 };   /* unknown kind */
 	CHECK(run(&s, &st) == -EINVAL);
-	bad[1] = (struct ent){ 5, 1, 1, 1, "missing", 0 };
+	bad[1] = (struct ent){ 5, 1, 1, 1, "missing", 0, 0 };
 	CHECK(run(&s, &st) == -ENOENT);
-	bad[1] = (struct ent){ 5, 1, 1, 1, "d", 300 };    /* namelen > 255 */
+	bad[1] = (struct ent){ 5, 1, 1, 1, "d", 300, 0 }; /* namelen > 255 */
+	CHECK(run(&s, &st) == -EBADMSG);
+	bad[1] = (struct ent){ 5, 1, 1, 1, "d", 256, 0 };
 	CHECK(run(&s, &st) == -EBADMSG);
 	s.nents = 3;
-	bad[1] = (struct ent){ 5, 1, 1, 1, "d", 0 };
-	bad[2] = (struct ent){ 5, 1, 1, 1, "d", 0 };      /* duplicate id */
+	bad[1] = (struct ent){ 5, 1, 1, 1, "d", 0, 0 };
+	bad[2] = (struct ent){ 5, 1, 1, 1, "d", 0, 0 };   /* duplicate id */
 	CHECK(run(&s, &st) == -EEXIST);
-	bad[2] = (struct ent){ 6, 1, 1, 1, "d", 0 };      /* same host file */
+	bad[2] = (struct ent){ 6, 1, 1, 1, "d", 0, 0 };   /* same host file */
 	CHECK(run(&s, &st) == -EEXIST);
-	bad[2] = (struct ent){ 6, 1, 1, 2, "nope", 0 };   /* no hidden dir */
+	bad[2] = (struct ent){ 6, 1, 1, 2, "nope", 0, 0 }; /* no hidden dir */
 	CHECK(run(&s, &st) == -ENOENT);
+}
+
+/* Load a version-2 stream whose INODES2 payload and HANDLES2 payload
+ * (when h) are the given raw bytes. */
+static int run_raw(const void *in, size_t inlen, const void *h, size_t hlen)
+{
+	struct spec s = { .version = 2, .raw = in, .rawlen = inlen,
+			  .raw_h = h, .rawlen_h = hlen };
+	struct pt_stats st;
+
+	return run(&s, &st);
+}
+
+/* Malformed compact entries: each refused as a malformed stream. */
+static void compact_cases(void)
+{
+	/* count 2: root (+1, ROOT, 1 lookup, same parent 0, no name), d
+	 * (+4, PATH, 1 lookup, parent +1, "d") */
+#define ROOT_D 2, 0, 0, 0, 2, 0x30, 0, 8, 0x21, 2, 1, 'd'
+	static const uint8_t ok[] = { ROOT_D };
+	/* fh 1, node id 5 (d), flags 0, a directory */
+	static const uint8_t h_ok[] = { 1, 0, 0, 0, 2, 10, 1 };
+	/* and f: id 7 (+2), parent 5 (+4) */
+	static const uint8_t ok3[] = { 3, 0, 0, 0, 2, 0x30, 0, 8, 0x21, 2, 1,
+				       'd', 4, 0x21, 8, 1, 'f' };
+	static const uint8_t count_big[] = { 5, 0, 0, 0, 2, 0x30, 0, 8, 0x21,
+					     2, 1, 'd' };
+	static const uint8_t count_huge[] = { 0xff, 0xff, 0xff, 0x7f, 2, 0x30,
+					      0 };
+	static const uint8_t trailing[] = { ROOT_D, 0 };
+	/* third entry cut in its name / in its flags / after its id */
+	static const uint8_t cut_name[] = { 3, 0, 0, 0, 2, 0x30, 0, 8, 0x21,
+					    2, 1, 'd', 4, 0x31, 2, 'f' };
+	static const uint8_t cut_flags[] = { 3, 0, 0, 0, 2, 0x30, 0, 8, 0x21,
+					     2, 1, 'd', 4 };
+	/* a node id varint of 11 bytes; an overlong one (0x84 0x00) */
+	static const uint8_t long_id[] = { 2, 0, 0, 0, 2, 0x30, 0, 0x88, 0x80,
+					   0x80, 0x80, 0x80, 0x80, 0x80, 0x80,
+					   0x80, 0x80, 0, 0x21, 2, 1, 'd' };
+	static const uint8_t overlong[] = { 2, 0, 0, 0, 2, 0x30, 0, 0x88, 0,
+					    0x21, 2, 1, 'd' };
+	/* delta -1 from the root: node id 0; deltas INT64_MIN (to id
+	 * 2^63 + 1, valid) then INT64_MAX, wrapping 2^64 to 0 */
+	static const uint8_t to_zero[] = { 2, 0, 0, 0, 2, 0x30, 0, 1, 0x21, 2,
+					   1, 'd' };
+	static const uint8_t wraps[] = { 3, 0, 0, 0, 2, 0x30, 0,
+					 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
+					 0xff, 0xff, 0xff, 0x01, 0x21, 2, 1, 'd',
+					 0xfe, 0xff, 0xff, 0xff, 0xff, 0xff,
+					 0xff, 0xff, 0xff, 0x01, 0x31, 1, 'f' };
+	/* reserved flag bit; name length 256 as a varint */
+	static const uint8_t reserved[] = { 2, 0, 0, 0, 2, 0xb0, 0, 8, 0x21, 2,
+					    1, 'd' };
+	static const uint8_t name256[] = { 2, 0, 0, 0, 2, 0x30, 0, 8, 0x21, 2,
+					   0x80, 0x02, 'd' };
+	/* handles: open flags above 32 bits, fh 0, node id 0, cut */
+	static const uint8_t h_flags[] = { 1, 0, 0, 0, 2, 10, 0x80, 0x80, 0x80,
+					   0x80, 0x40 };
+	static const uint8_t h_fh0[] = { 1, 0, 0, 0, 0, 10, 0 };
+	static const uint8_t h_id0[] = { 1, 0, 0, 0, 2, 0, 0 };
+	static const uint8_t h_cut[] = { 1, 0, 0, 0, 2, 10 };
+	static const uint8_t h_count[] = { 2, 0, 0, 0, 2, 10, 0 };
+
+	CHECK(run_raw(ok, sizeof(ok), NULL, 0) == 0);
+	CHECK(run_raw(ok, sizeof(ok), h_ok, sizeof(h_ok)) == 0);
+	CHECK(run_raw(ok3, sizeof(ok3), h_ok, sizeof(h_ok)) == 0);
+	CHECK(run_raw(count_big, sizeof(count_big), NULL, 0) == -EBADMSG);
+	CHECK(run_raw(count_huge, sizeof(count_huge), NULL, 0) == -EBADMSG);
+	CHECK(run_raw(trailing, sizeof(trailing), NULL, 0) == -EBADMSG);
+	CHECK(run_raw(cut_name, sizeof(cut_name), NULL, 0) == -EBADMSG);
+	CHECK(run_raw(cut_flags, sizeof(cut_flags), NULL, 0) == -EBADMSG);
+	CHECK(run_raw(long_id, sizeof(long_id), NULL, 0) == -EBADMSG);
+	CHECK(run_raw(overlong, sizeof(overlong), NULL, 0) == -EBADMSG);
+	CHECK(run_raw(to_zero, sizeof(to_zero), NULL, 0) == -EBADMSG);
+	CHECK(run_raw(wraps, sizeof(wraps), NULL, 0) == -EBADMSG);
+	CHECK(run_raw(reserved, sizeof(reserved), NULL, 0) == -EBADMSG);
+	CHECK(run_raw(name256, sizeof(name256), NULL, 0) == -EBADMSG);
+	CHECK(run_raw(ok, sizeof(ok), h_flags, sizeof(h_flags)) == -EBADMSG);
+	CHECK(run_raw(ok, sizeof(ok), h_fh0, sizeof(h_fh0)) == -EBADMSG);
+	CHECK(run_raw(ok, sizeof(ok), h_id0, sizeof(h_id0)) == -EBADMSG);
+	CHECK(run_raw(ok, sizeof(ok), h_cut, sizeof(h_cut)) == -EBADMSG);
+	CHECK(run_raw(ok, sizeof(ok), h_count, sizeof(h_count)) == -EBADMSG);
+#undef ROOT_D
+}
+
+/* A stream that needs a newer reader is refused before any section. */
+static void version_cases(void)
+{
+	struct mig_writer w;
+	int fd = memfd_create("v3", 0);
+	struct pt_config cfg = { .shared_dir = dir };
+	struct pt_fs *fs;
+	struct mig_ctx ctx;
+	int err = 0;
+
+	fs = pt_fs_new(&cfg, &err);
+	CHECK(fs != NULL);
+	if (!fs)
+		return;
+	ctx = (struct mig_ctx){ .se = NULL, .fs = fs, .cfg = &cfg };
+	CHECK(mig_w_init(&w, fd, MIG_STATE_VERSION + 1,
+			 MIG_STATE_VERSION + 1) == 0);
+	CHECK(mig_w_finish(&w) == 0);
+	lseek(fd, 0, SEEK_SET);
+	CHECK(mig_load(&ctx, fd) == -EPROTO);
+	close(fd);
+	pt_fs_free(fs);
+}
+
+int main(void)
+{
+	char p[128];
+	FILE *f;
+
+	vlog_init(getenv("MIG_TEST_DEBUG") ? VLOG_DEBUG : VLOG_OFF, false);
+	snprintf(dir, sizeof(dir), "/tmp/test_mig_state.XXXXXX");
+	if (!mkdtemp(dir))
+		return 1;
+	snprintf(p, sizeof(p), "%s/d", dir);
+	mkdir(p, 0755);
+	snprintf(p, sizeof(p), "%s/d/caf\xe9", dir);
+	f = fopen(p, "w");
+	fclose(f);
+	snprintf(p, sizeof(p), "%s/d/f", dir);
+	f = fopen(p, "w");
+	fclose(f);
+
+	/* The format this daemon writes, and the older one it still loads. */
+	CHECK(MIG_STATE_VERSION == 2 && MIG_STATE_OLDEST == 2);
+	cases(1);
+	cases(2);
+	compact_cases();
+	version_cases();
 
 	snprintf(p, sizeof(p), "rm -rf '%s'", dir);
 	if (system(p) != 0)

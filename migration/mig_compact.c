@@ -1,0 +1,308 @@
+/*
+ * mig_compact.c - INODES2 / HANDLES2 entries (see mig_compact.h; the
+ * byte layout is in docs/migration.md) and the save order that keeps
+ * their deltas small.
+ *
+ * Deltas are taken modulo 2^64 and written zig-zag, so every value is
+ * representable; the decoder refuses what would be node id 0 or fh 0.
+ */
+#include <errno.h>
+#include <limits.h>
+#include <stdbool.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "mig_compact.h"
+#include "passthrough.h"
+
+/* Zig-zag varint size / write of the delta from base to v. */
+static size_t put_delta(struct mig_writer *w, uint64_t base, uint64_t v)
+{
+	int64_t d = (int64_t)(v - base);
+	uint64_t z = ((uint64_t)d << 1) ^ (d < 0 ? UINT64_MAX : 0);
+
+	if (w)
+		mig_w_uv(w, z);
+	return mig_uv_len(z);
+}
+
+static size_t put_uv(struct mig_writer *w, uint64_t v)
+{
+	if (w)
+		mig_w_uv(w, v);
+	return mig_uv_len(v);
+}
+
+/* Encode one inode entry; see mig_compact.h. */
+size_t mig_in2_put(struct mig_writer *w, struct mig_delta *d,
+		   const struct pt_mig_inode *e)
+{
+	uint8_t flags = e->kind & MIG_IN2_KIND;
+	size_t n = put_delta(w, d->nodeid, e->nodeid) + 1;
+
+	if (e->generation)
+		flags |= MIG_IN2_GEN;
+	if (e->parent == d->other)
+		flags |= MIG_IN2_SAME_PARENT;
+	flags |= (uint8_t)((e->nlookup < 3 ? e->nlookup : 3) <<
+			   MIG_IN2_LOOKUP_SHIFT);
+	if (w)
+		mig_w_u8(w, flags);
+	if (e->nlookup >= 3)
+		n += put_uv(w, e->nlookup);
+	if (e->generation)
+		n += put_uv(w, e->generation);
+	if (e->parent != d->other)
+		n += put_delta(w, d->other, e->parent);
+	n += put_uv(w, e->namelen) + e->namelen;
+	if (w)
+		mig_w_bytes(w, e->name, e->namelen);
+	d->nodeid = e->nodeid;
+	d->other = e->parent;
+	return n;
+}
+
+/* Decode one inode entry; see mig_compact.h. */
+const char *mig_in2_get(struct mig_cur *c, struct mig_delta *d,
+			struct pt_mig_inode *e)
+{
+	uint64_t namelen;
+	uint8_t flags;
+
+	memset(e, 0, sizeof(*e));
+	e->nodeid = d->nodeid + (uint64_t)mig_c_sv(c);
+	flags = mig_c_u8(c);
+	if (c->bad)
+		return "truncated or bad varint";
+	if (flags & MIG_IN2_RESERVED) {
+		c->bad = true;
+		return "reserved flag bits set";
+	}
+	e->kind = flags & MIG_IN2_KIND;
+	e->nlookup = (flags & MIG_IN2_LOOKUP_MASK) >> MIG_IN2_LOOKUP_SHIFT;
+	if (e->nlookup == 3)
+		e->nlookup = mig_c_uv(c);
+	if (flags & MIG_IN2_GEN)
+		e->generation = mig_c_uv(c);
+	e->parent = d->other;
+	if (!(flags & MIG_IN2_SAME_PARENT))
+		e->parent += (uint64_t)mig_c_sv(c);
+	namelen = mig_c_uv(c);
+	if (c->bad)
+		return "truncated or bad varint";
+	if (namelen > NAME_MAX) {
+		c->bad = true;
+		return "name longer than 255 bytes";
+	}
+	e->namelen = (uint16_t)namelen;
+	e->name = mig_c_bytes(c, e->namelen);
+	if (c->bad)
+		return "truncated name";
+	if (!e->nodeid) {
+		c->bad = true;
+		return "node id 0";
+	}
+	d->nodeid = e->nodeid;
+	d->other = e->parent;
+	return NULL;
+}
+
+/* Encode one handle entry; see mig_compact.h. */
+size_t mig_h2_put(struct mig_writer *w, struct mig_delta *d,
+		  const struct pt_mig_handle *h)
+{
+	size_t n = put_delta(w, d->other, h->fh) +
+		   put_delta(w, d->nodeid, h->nodeid) +
+		   put_uv(w, (uint64_t)h->flags << 1 | (h->is_dir ? 1 : 0));
+
+	d->other = h->fh;
+	d->nodeid = h->nodeid;
+	return n;
+}
+
+/* Decode one handle entry; see mig_compact.h. */
+const char *mig_h2_get(struct mig_cur *c, struct mig_delta *d,
+		       struct pt_mig_handle *h)
+{
+	uint64_t fl;
+
+	h->fh = d->other + (uint64_t)mig_c_sv(c);
+	h->nodeid = d->nodeid + (uint64_t)mig_c_sv(c);
+	fl = mig_c_uv(c);
+	if (c->bad)
+		return "truncated or bad varint";
+	if (fl >> 33) {
+		c->bad = true;
+		return "open flags above 32 bits";
+	}
+	if (!h->fh || !h->nodeid) {
+		c->bad = true;
+		return h->fh ? "node id 0" : "fh 0";
+	}
+	h->flags = (uint32_t)(fl >> 1);
+	h->is_dir = fl & 1;
+	d->other = h->fh;
+	d->nodeid = h->nodeid;
+	return NULL;
+}
+
+/* ---- save order ---- */
+
+struct okey {
+	uint64_t parent, nodeid;
+	uint32_t depth;
+	uint32_t idx;       /* position in the caller's order: ties */
+	uint8_t kind;
+};
+
+static bool okey_less(const struct okey *x, const struct okey *y)
+{
+	if (x->depth != y->depth)
+		return x->depth < y->depth;
+	if (x->kind != y->kind)
+		return x->kind < y->kind;
+	if (x->parent != y->parent)
+		return x->parent < y->parent;
+	if (x->nodeid != y->nodeid)
+		return x->nodeid < y->nodeid;
+	return x->idx < y->idx;
+}
+
+/*
+ * Sort a[0..n) with tmp (n entries) as scratch: a bottom-up merge sort.
+ * Not qsort(): glibc's asks sysinfo() for the memory size on large
+ * arrays, which the seccomp filter does not allow in the transfer thread.
+ */
+static void okey_sort(struct okey *a, struct okey *tmp, size_t n)
+{
+	struct okey *src = a, *dst = tmp;
+
+	for (size_t w = 1; w < n; w *= 2) {
+		for (size_t lo = 0; lo < n; lo += 2 * w) {
+			size_t mid = lo + w < n ? lo + w : n;
+			size_t hi = lo + 2 * w < n ? lo + 2 * w : n;
+			size_t i = lo, j = mid, k = lo;
+
+			while (i < mid && j < hi)
+				dst[k++] = okey_less(&src[j], &src[i]) ?
+					   src[j++] : src[i++];
+			while (i < mid)
+				dst[k++] = src[i++];
+			while (j < hi)
+				dst[k++] = src[j++];
+		}
+		struct okey *t = src;
+
+		src = dst;
+		dst = t;
+	}
+	if (src != a)
+		memcpy(a, src, n * sizeof(*a));
+}
+
+/* Open addressing, node id -> depth; node id 0 marks a free slot. */
+struct dmap {
+	uint64_t *id;
+	uint32_t *depth;
+	size_t mask;
+};
+
+static size_t dmap_slot(const struct dmap *m, uint64_t id)
+{
+	size_t i = (size_t)((id * 0x9E3779B97F4A7C15ull) >> 20) & m->mask;
+
+	while (m->id[i] && m->id[i] != id)
+		i = (i + 1) & m->mask;
+	return i;
+}
+
+/* Reorder for the smallest encoding; see mig_compact.h. */
+int mig_order_inodes(struct pt_mig_inode *v, size_t n)
+{
+	struct dmap m = { 0 };
+	struct okey *k;
+	struct pt_mig_inode *out;
+	size_t cap = 16;
+
+	if (n < 2)
+		return 0;
+	if (n > UINT32_MAX)
+		return 0;            /* keep the given (valid) order */
+	while (cap < 2 * n)
+		cap *= 2;
+	m.mask = cap - 1;
+	m.id = calloc(cap, sizeof(*m.id));
+	m.depth = malloc(cap * sizeof(*m.depth));
+	k = malloc(2 * n * sizeof(*k));
+	out = malloc(n * sizeof(*out));
+	if (!m.id || !m.depth || !k || !out) {
+		free(m.id);
+		free(m.depth);
+		free(k);
+		free(out);
+		return -ENOMEM;
+	}
+	for (size_t i = 0; i < n; i++) {
+		const struct pt_mig_inode *e = &v[i];
+		uint32_t dep = 1;
+
+		if (e->kind == PT_MIG_ROOT) {
+			dep = 0;
+		} else if (e->kind == PT_MIG_PATH) {
+			size_t s = dmap_slot(&m, e->parent);
+
+			/* A parent not seen before: the stream fails to
+			 * load either way; keep it last. */
+			uint32_t pd = e->parent && m.id[s] ? m.depth[s] :
+				      UINT32_MAX - 1;
+
+			dep = pd < UINT32_MAX - 1 ? pd + 1 : UINT32_MAX;
+		}
+		k[i] = (struct okey){ .parent = e->parent, .nodeid = e->nodeid,
+				      .depth = dep, .idx = (uint32_t)i,
+				      .kind = e->kind };
+		if (e->nodeid) {
+			size_t s = dmap_slot(&m, e->nodeid);
+
+			if (!m.id[s]) {   /* a duplicate keeps the first */
+				m.id[s] = e->nodeid;
+				m.depth[s] = dep;
+			}
+		}
+	}
+	okey_sort(k, k + n, n);
+	for (size_t i = 0; i < n; i++)
+		out[i] = v[k[i].idx];
+	memcpy(v, out, n * sizeof(*v));
+	free(m.id);
+	free(m.depth);
+	free(k);
+	free(out);
+	return 0;
+}
+
+/* Sort handles by fh; see mig_compact.h. */
+int mig_order_handles(struct pt_mig_handle *v, size_t n)
+{
+	struct pt_mig_handle *out;
+	struct okey *k;
+
+	if (n < 2 || n > UINT32_MAX)
+		return 0;
+	k = malloc(2 * n * sizeof(*k));
+	out = malloc(n * sizeof(*out));
+	if (!k || !out) {
+		free(k);
+		free(out);
+		return -ENOMEM;
+	}
+	for (size_t i = 0; i < n; i++)
+		k[i] = (struct okey){ .parent = v[i].fh, .idx = (uint32_t)i };
+	okey_sort(k, k + n, n);
+	for (size_t i = 0; i < n; i++)
+		out[i] = v[k[i].idx];
+	memcpy(v, out, n * sizeof(*v));
+	free(k);
+	free(out);
+	return 0;
+}
