@@ -29,7 +29,7 @@ def section(typ, flags, payload):
     return struct.pack('<III', typ, flags, len(payload)) + payload
 
 
-def stream(sections, version=1, oldest=1):
+def stream(sections, version=2, oldest=2):
     body = b'VFSDSTAT' + struct.pack('<II', version, oldest) + b''.join(sections)
     return body + section(0xffffffff, 1, struct.pack('<I', crc32c(body)))
 
@@ -39,6 +39,7 @@ def session(flags=0):
                                      65536, 1, 16, 12))
 
 
+# version 1: fixed-width INODES (3) and HANDLES (4)
 def inodes(ents):
     p = struct.pack('<I', len(ents))
     for nodeid, nlookup, kind, parent, name in ents:
@@ -54,6 +55,57 @@ def handles(hs):
     return section(4, 1, p)
 
 
+# version 2: compact INODES2 (8) and HANDLES2 (9), docs/migration.md
+def uv(v):
+    out = b''
+    while v >= 0x80:
+        out += bytes([(v & 0x7f) | 0x80])
+        v >>= 7
+    return out + bytes([v])
+
+
+def sv(d):
+    d &= (1 << 64) - 1                  # modulo 2^64, as an int64
+    if d >= 1 << 63:
+        d -= 1 << 64
+    return uv(((d << 1) ^ (d >> 63)) & ((1 << 64) - 1))
+
+
+def inodes2(ents, gens=None):
+    p = struct.pack('<I', len(ents))
+    prev_id = prev_parent = 0
+    for i, (nodeid, nlookup, kind, parent, name) in enumerate(ents):
+        gen = gens[i] if gens else 0
+        flags = kind | (0x08 if gen else 0) | \
+            (0x10 if parent == prev_parent else 0) | (min(nlookup, 3) << 5)
+        p += sv(nodeid - prev_id) + bytes([flags])
+        if nlookup >= 3:
+            p += uv(nlookup)
+        if gen:
+            p += uv(gen)
+        if parent != prev_parent:
+            p += sv(parent - prev_parent)
+        p += uv(len(name)) + name
+        prev_id, prev_parent = nodeid, parent
+    return section(8, 1, p)
+
+
+def handles2(hs):
+    p = struct.pack('<I', len(hs))
+    prev_fh = prev_id = 0
+    for fh, nodeid, flags, is_dir in hs:
+        p += sv(fh - prev_fh) + sv(nodeid - prev_id) + uv(flags << 1 | is_dir)
+        prev_fh, prev_id = fh, nodeid
+    return section(9, 1, p)
+
+
+def mounts(ms):
+    p = struct.pack('<I', len(ms))
+    for mnt_id, path in ms:
+        p += struct.pack('<QH', mnt_id, len(path)) + path
+    return section(7, 1, p)
+
+
 def counters(n, fh):
     return section(5, 1, struct.pack('<QQ', n, fh))
 
@@ -62,14 +114,29 @@ CONFIG = section(2, 0, bytes([0, 1, 1, 0, 1, 1, 0, 1, 0, 0, 0]))
 ENTS = [(1, 1, 0, 0, b''), (2, 1, 1, 1, b'd'), (3, 2, 1, 2, b'b'),
         (4, 0, 1, 2, b'e'), (5, 1, 1, 4, b'f'), (6, 1, 1, 2, b'caf\xe9'),
         (7, 1, 2, 0, b'u1'), (8, 1, 3, 116, b'')]
-out('fuzz_mig_load', 'full', stream([session(0x10000 | 0x40000000), CONFIG,
-                                      inodes(ENTS),
-                                      handles([(1, 3, 2, 0), (2, 2, 0o200000, 1),
-                                               (3, 7, 0, 0)]),
-                                      counters(20, 20)]))
+HANDLES = [(1, 3, 2, 0), (2, 2, 0o200000, 1), (3, 7, 0, 0)]
+FLAGS = 0x10000 | 0x40000000
+# version 2, as this daemon writes it (ids and parents going up and down,
+# a lookup count and a generation as varints)
+out('fuzz_mig_load', 'full', stream([session(FLAGS), CONFIG,
+                                      inodes2(ENTS[:3] + [(6, 5, 1, 2, b'caf\xe9'),
+                                                          (4, 0, 1, 2, b'e')] +
+                                              ENTS[4:5] + ENTS[6:],
+                                              gens=[0, 0, 9, 0, 1 << 40, 0, 0, 0]),
+                                      handles2(HANDLES), counters(20, 20)]))
+# version 1, as older sources write it: still loaded
+out('fuzz_mig_load', 'full-v1', stream([session(FLAGS), CONFIG, inodes(ENTS),
+                                         handles(HANDLES), counters(20, 20)],
+                                        version=1, oldest=1))
 out('fuzz_mig_load', 'empty', stream([session(), counters(2, 1)]))
 out('fuzz_mig_load', 'unknown', stream([session(), section(77, 0, b'\0' * 8),
-                                        inodes(ENTS[:3]), counters(9, 9)]))
+                                        inodes2(ENTS[:3]), counters(9, 9)]))
+# file-handles mode: MOUNTS, then FHANDLE entries (i32 type + handle)
+out('fuzz_mig_load', 'fhandles', stream([session(), mounts([(76, b'')]),
+                                         inodes2([ENTS[0],
+                                                  (2, 1, 4, 76, struct.pack('<i', 1) + b'\x0c\0\0\0\0\0\0\0'),
+                                                  (3, 1, 4, 76, struct.pack('<i', 1) + b'\x0d\0\0\0\0\0\0\0')]),
+                                         handles2([(5, 3, 0, 0)]), counters(9, 9)]))
 
 # ---- fuzz_fuse: requests after INIT (fuzz_fuse.c's framing) ----
 FUSE_LOOKUP, FUSE_GETATTR, FUSE_READLINK, FUSE_OPEN, FUSE_READ = 1, 3, 5, 14, 15
