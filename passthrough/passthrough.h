@@ -252,15 +252,26 @@ int pt_mig_load_fhandle(struct pt_mig_load *l, const struct pt_mig_fhandle *h);
  * negative errno. */
 int pt_mig_load_mount(struct pt_mig_load *l, const struct pt_mig_mount *m);
 
-/* Stage one inode (its parent must be staged already): opens it, touching
- * no table.  0 or a negative errno (the caller then aborts). */
+/* Stage one inode (its parent must be staged already): checks it against
+ * the stream and records it; opened by pt_mig_load_finish().  0 or a
+ * negative errno (the caller then aborts). */
 int pt_mig_load_inode(struct pt_mig_load *l, const struct pt_mig_inode *in);
 
-/* Stage one handle (its inode must be staged): reopens the file with the
- * saved flags.  0 or a negative errno. */
+/* Stage one handle (its inode must be staged): checks and records it;
+ * reopened with the saved flags by pt_mig_load_finish().  0 or a negative
+ * errno. */
 int pt_mig_load_handle(struct pt_mig_load *l, const struct pt_mig_handle *h);
 
-/* Install everything staged into the tables, set the counters to at least
+/*
+ * The whole stream was staged and its checksum verified: open every inode
+ * (parents before children, several threads) and reopen every handle,
+ * applying --migration-on-error; nothing is installed.  l NULL: 0.
+ * Returns 0 or a negative errno (the caller then aborts).
+ */
+int pt_mig_load_finish(struct pt_mig_load *l);
+
+/* Install everything staged (opened by pt_mig_load_finish(), which runs
+ * here if it has not) into the tables, set the counters to at least
  * next_nodeid / next_fh, remove the hidden links, free l.  Returns 0 or a
  * negative errno (then nothing is applied and l is freed). */
 int pt_mig_load_commit(struct pt_mig_load *l, uint64_t next_nodeid,
