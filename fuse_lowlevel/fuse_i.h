@@ -19,6 +19,7 @@
 #include <limits.h>
 #include <pthread.h>
 #include <stdatomic.h>
+#include <string.h>
 #include <linux/fuse.h>
 #include <linux/limits.h>
 
@@ -127,9 +128,34 @@ size_t fv_iov_total(const struct iovec *iov, unsigned n);
 void fv_rcur_init(struct fv_rcur *c, const struct iovec *iov, unsigned n,
 		  size_t limit);
 
+/* fv_rcur_copy() for bytes that cross segments (or are fewer than len
+ * left): same arguments and return. */
+int fv_rcur_copy_slow(struct fv_rcur *c, void *dst, size_t len);
+
 /* Copy len bytes and advance.  Returns 0, or -EINVAL (nothing consumed)
- * when fewer than len bytes are left. */
-int fv_rcur_copy(struct fv_rcur *c, void *dst, size_t len);
+ * when fewer than len bytes are left.  Inline because the usual piece (a
+ * header, an op's arguments) lies inside the current segment and has a
+ * constant size: then it is one small memcpy. */
+static inline int fv_rcur_copy(struct fv_rcur *c, void *dst, size_t len)
+{
+	if (__builtin_expect(len <= c->left && c->i < c->n, 1)) {
+		const struct iovec *v = &c->iov[c->i];
+		size_t off = c->off, room = v->iov_len - off;
+
+		if (__builtin_expect(len <= room, 1)) {
+			memcpy(dst, (const char *)v->iov_base + off, len);
+			c->left -= len;
+			if (len == room) {
+				c->i++;
+				c->off = 0;
+			} else {
+				c->off = off + len;
+			}
+			return 0;
+		}
+	}
+	return fv_rcur_copy_slow(c, dst, len);
+}
 
 /* Copy up to len bytes without advancing; returns the number copied. */
 size_t fv_rcur_peek(const struct fv_rcur *c, void *dst, size_t len);
@@ -144,10 +170,24 @@ int fv_rcur_skip(struct fv_rcur *c, size_t len);
 int fv_rcur_bufs(struct fv_rcur *c, size_t len, struct fuse_buf *bufs,
 		 unsigned max);
 
+/* fv_iov_write() for bytes past the first segment or crossing segments:
+ * same arguments and return. */
+size_t fv_iov_write_slow(const struct iovec *iov, unsigned n, size_t off,
+			 const void *src, size_t len);
+
 /* Copy len bytes from src into iov starting at byte offset off.  Returns
- * the number of bytes copied (less than len only when iov is too short). */
-size_t fv_iov_write(const struct iovec *iov, unsigned n, size_t off,
-		    const void *src, size_t len);
+ * the number of bytes copied (less than len only when iov is too short).
+ * Inline for the reply header: inside the first segment, one memcpy. */
+static inline size_t fv_iov_write(const struct iovec *iov, unsigned n,
+				  size_t off, const void *src, size_t len)
+{
+	if (__builtin_expect(n && off <= iov[0].iov_len &&
+			     len <= iov[0].iov_len - off, 1)) {
+		memcpy((char *)iov[0].iov_base + off, src, len);
+		return len;
+	}
+	return fv_iov_write_slow(iov, n, off, src, len);
+}
 
 /* Build into dst (max entries) the iovecs covering bytes [off, off+len)
  * of iov.  Returns the number of entries; the covered length may be less

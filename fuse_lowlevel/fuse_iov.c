@@ -16,6 +16,9 @@ size_t fv_iov_total(const struct iovec *iov, unsigned n)
 {
 	size_t total = 0;
 
+	if (n == 1)
+		return iov[0].iov_len;
+
 	for (unsigned i = 0; i < n; i++) {
 		if (iov[i].iov_len > SIZE_MAX - total)
 			return SIZE_MAX;
@@ -96,8 +99,9 @@ static inline const char *rcur_take_inside(struct fv_rcur *c, size_t len)
 }
 
 /* Copy len bytes to dst and advance; -EINVAL (nothing consumed) if fewer
- * are left, else 0. */
-int fv_rcur_copy(struct fv_rcur *c, void *dst, size_t len)
+ * are left, else 0.  (fv_rcur_copy() handled the piece inside the current
+ * segment already.) */
+int fv_rcur_copy_slow(struct fv_rcur *c, void *dst, size_t len)
 {
 	const char *p;
 
@@ -196,10 +200,11 @@ static __attribute__((noinline)) size_t iov_write_segs(const struct iovec *iov,
 }
 
 /* Copy len bytes of src into iov at byte offset off; returns bytes copied
- * (short only if iov ends first).  The usual reply piece lies inside one
- * segment: found by skipping whole segments, then one memcpy. */
-size_t fv_iov_write(const struct iovec *iov, unsigned n, size_t off,
-		    const void *src, size_t len)
+ * (short only if iov ends first).  A piece inside one segment (a reply's
+ * payload after its header) is found by skipping whole segments, then one
+ * memcpy. */
+size_t fv_iov_write_slow(const struct iovec *iov, unsigned n, size_t off,
+			 const void *src, size_t len)
 {
 	unsigned i = 0;
 
