@@ -10,6 +10,13 @@
  * Requests blocked on the host (lock waits) are kicked while it waits
  * (vu_gate_wait_kicking()), so the drain takes a bounded time.
  *
+ * Gate and in-flight accounting: a ring with requests handed to a pool
+ * (inflight > 0, under push_lock) holds one memory-gate entry for all of
+ * them, taken when inflight leaves 0 and left by the pool worker that
+ * brings it back to 0 (add_inflight_locked(), vq_pool.c).  A request is
+ * counted until it is pushed and its notification decided, so the drain
+ * also waits for notifications a worker holds back (vq_pool.c).
+ *
  * Syscalls: poll, read, write, eventfd2 (+ the thread runtime of
  * seccomp/sc_filter.c).
  */
@@ -43,22 +50,36 @@ static bool keep_going(struct vq *vq)
 }
 
 /*
+ * Count n more requests of vq in flight on a pool (push_lock held, the
+ * caller inside the gate).  While any is in flight the ring holds one
+ * gate entry of its own: taken here when the count leaves 0, left by the
+ * pool when the count returns to 0 (vq_pool.c), so a batch costs the gate
+ * lock twice, not twice per request.
+ */
+static void add_inflight_locked(struct vq *vq, unsigned n)
+{
+	if (!vq->inflight && n)
+		vu_gate_enter_nested(&vq->dev->mem_gate);
+	vq->inflight += n;
+}
+
+/*
  * Give a request that may block (see fuse_request_may_block()) popped
- * into e to the blocking pool.  The caller is inside the gate and does not
- * hold push_lock; the job takes a gate entry of its own until it is pushed.
+ * into e to the blocking pool, in a slot of its own (the caller keeps
+ * e).  The caller is inside the gate and does not hold push_lock.
  */
 static void hand_off_blocking(struct vq *vq, const struct vq_elem *e)
 {
 	struct vu_dev *dev = vq->dev;
-	struct vq_job *job = vq_pool_get(dev->block_pool);
+	struct vq_job *job;
 
+	vq_pool_get(dev->block_pool, 1, &job);
 	memcpy(&job->elem, e, sizeof(*e));
 	job->vq = vq;
-	vu_gate_enter_nested(&dev->mem_gate);
 	pthread_mutex_lock(&vq->push_lock);
-	vq->inflight++;
+	add_inflight_locked(vq, 1);
 	pthread_mutex_unlock(&vq->push_lock);
-	vq_pool_submit(dev->block_pool, job);
+	vq_pool_submit(dev->block_pool, job, NULL);
 }
 
 /* Process what the ring holds in this thread.  Returns true when the ring
@@ -109,96 +130,81 @@ static bool process_inline(struct vq *vq)
 	return dry || !keep_going(vq);
 }
 
-/* Run a quick request (see fuse_request_is_slow()) in the ring's own
- * thread and push it; the caller is inside the gate and keeps the entry. */
-static void run_inline(struct vq *vq, struct vq_elem *e)
-{
-	size_t written = 0;
-
-	if (fuse_session_process(vq->worker, e->out, e->out_num, e->in,
-				 e->in_num, &written) < 0)
-		written = 0;
-	pthread_mutex_lock(&vq->push_lock);
-	vq_push(vq, e, (uint32_t)written);
-	pthread_mutex_unlock(&vq->push_lock);
-}
-
 /*
- * Pool mode: pop requests into job slots; quick ones run right here (a
- * hand-over costs more than a cached GETATTR), the others go to the
- * workers.  Returns true when the ring ran dry or processing must pause.
+ * Pool mode, one round: take free job slots (waiting for one if need be),
+ * pop what the ring holds into them, up to VQ_BATCH requests.  A quick
+ * request (see fuse_request_is_slow(): a hand-over costs more than a
+ * cached GETATTR) runs right here in the slot it was popped into; a lock
+ * wait is copied to the blocking pool at once (so that request slots are
+ * never held by a wait); the others are queued for the request pool in
+ * one batch at the end of the round, together with the slots left unused
+ * (one lock, at most one wake-up).  push_lock is held for each pop only,
+ * so that workers pushing replies meanwhile do not wait for the round.
+ * Returns true when the ring ran dry or processing must pause, false after
+ * a full round.
  */
-static bool process_pool(struct vq *vq)
+static bool pool_round(struct vq *vq)
 {
 	struct vu_dev *dev = vq->dev;
-	unsigned unsignalled = 0;
+	struct vq_job *slots, *batch = NULL, **tail = &batch;
+	unsigned popped = 0, quick = 0, nbatch = 0;
+	bool dry = false;
 
-	while (keep_going(vq)) {
-		struct vq_job *job = vq_pool_get(dev->pool);
+	vq_pool_get(dev->pool, VQ_BATCH, &slots);
+	vu_gate_enter(&dev->mem_gate);
+	while (slots && popped < VQ_BATCH && keep_going(vq)) {
+		struct vq_job *job = slots;
+		size_t written = 0;
 		int r;
 
-		vu_gate_enter(&dev->mem_gate);
 		pthread_mutex_lock(&vq->push_lock);
 		r = vq_pop(vq, &dev->mem, &job->elem);
-		if (r == 1 && !fuse_request_is_slow(job->elem.out,
-						    job->elem.out_num)) {
-			pthread_mutex_unlock(&vq->push_lock);
-			run_inline(vq, &job->elem);
-			vu_gate_leave(&dev->mem_gate);
-			vq_pool_put(dev->pool, job);
-			if (++unsignalled >= VQ_BATCH) {
-				pthread_mutex_lock(&vq->push_lock);
-				vq_notify(vq);
-				pthread_mutex_unlock(&vq->push_lock);
-				unsignalled = 0;
-			}
-			continue;
-		}
-		if (r == 1) {
-			bool block = fuse_request_may_block(job->elem.out,
-							    job->elem.out_num);
-
-			vq->inflight++;
-			pthread_mutex_unlock(&vq->push_lock);
-			job->vq = vq;
-			/* The job keeps the gate entry until it is pushed. */
-			vq_pool_submit(block ? dev->block_pool : dev->pool, job);
-			continue;
-		}
-		vq_pool_put(dev->pool, job);
 		if (r == 0 && vq_enable_kick_and_recheck(vq))
 			r = -EAGAIN;
-		vq_notify(vq);
-		unsignalled = 0;
 		pthread_mutex_unlock(&vq->push_lock);
-		vu_gate_leave(&dev->mem_gate);
-		if (r == 0 || r == -EIO)
-			return true;
+		if (r == 0 || r == -EIO) {
+			dry = true;
+			break;
+		}
+		if (r == -EAGAIN)
+			continue;
+		popped++;
+		if (r < 0) {
+			quick++;        /* returned to the driver by vq_pop */
+			continue;
+		}
+		if (!fuse_request_is_slow(job->elem.out, job->elem.out_num)) {
+			if (fuse_session_process(vq->worker, job->elem.out,
+						 job->elem.out_num, job->elem.in,
+						 job->elem.in_num, &written) < 0)
+				written = 0;
+			pthread_mutex_lock(&vq->push_lock);
+			vq_push(vq, &job->elem, (uint32_t)written);
+			pthread_mutex_unlock(&vq->push_lock);
+			quick++;
+			continue;
+		}
+		if (fuse_request_may_block(job->elem.out, job->elem.out_num)) {
+			hand_off_blocking(vq, &job->elem);
+			continue;
+		}
+		slots = job->next;
+		job->next = NULL;
+		job->vq = vq;
+		*tail = job;
+		tail = &job->next;
+		nbatch++;
 	}
-	if (unsignalled) {
-		vu_gate_enter(&dev->mem_gate);
+	if (nbatch || quick) {
 		pthread_mutex_lock(&vq->push_lock);
-		vq_notify(vq);
+		add_inflight_locked(vq, nbatch);
+		if (quick)
+			vq_notify(vq);
 		pthread_mutex_unlock(&vq->push_lock);
-		vu_gate_leave(&dev->mem_gate);
 	}
-	return true;
-}
-
-/* Called by the pool worker that processed job: push, notify, release. */
-static void job_done(struct vq_job *job, size_t written)
-{
-	struct vq *vq = job->vq;
-	struct vu_dev *dev = vq->dev;
-
-	pthread_mutex_lock(&vq->push_lock);
-	vq_push(vq, &job->elem, (uint32_t)written);
-	vq_notify(vq);
-	if (--vq->inflight == 0)
-		pthread_cond_broadcast(&vq->drained);
-	pthread_mutex_unlock(&vq->push_lock);
+	vq_pool_submit(dev->pool, batch, slots);
 	vu_gate_leave(&dev->mem_gate);
-	vq_pool_put(job->pool, job);
+	return dry || !keep_going(vq);
 }
 
 static void *queue_main(void *arg)
@@ -216,7 +222,8 @@ static void *queue_main(void *arg)
 
 		if (atomic_load(&vq->enabled)) {
 			if (vq->dev->pool)
-				process_pool(vq);
+				while (!pool_round(vq))
+					;
 			else
 				while (!process_inline(vq))
 					;
@@ -245,12 +252,12 @@ int vq_pool_start(struct vu_dev *dev, unsigned nthreads)
 {
 	/* One worker more than waits may block: the spare one answers a wait
 	 * over the limit at once instead of queuing it. */
-	dev->block_pool = vq_pool_new(dev->se, VQ_BLOCK_WORKERS + 1, job_done);
+	dev->block_pool = vq_pool_new(dev->se, VQ_BLOCK_WORKERS + 1, true);
 	if (!dev->block_pool)
 		return -errno;
 	if (!nthreads)
 		return 0;
-	dev->pool = vq_pool_new(dev->se, nthreads, job_done);
+	dev->pool = vq_pool_new(dev->se, nthreads, false);
 	if (!dev->pool)
 		return -errno;
 	LOG_INFO("request pool: %u threads", nthreads);
