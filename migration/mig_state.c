@@ -676,6 +676,9 @@ int mig_load(struct mig_ctx *ctx, int fd)
 			"truncated or corrupt (checksum)" : strerror(-ret));
 		goto fail;
 	}
+	ret = pt_mig_load_finish(L.pl);
+	if (ret)
+		goto fail;
 	if (!L.have_session || !L.have_counters) {
 		LOG_ERR("migration: state without %s section",
 			L.have_session ? "COUNTERS" : "SESSION");

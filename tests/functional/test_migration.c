@@ -1195,6 +1195,231 @@ static void t_stalled_transfer(void)
 	close(p[1]);
 }
 
+/* ---- the destination opens a large tree with several threads ---- */
+
+#define PT_N 1200u   /* p/<even>, p/q/<odd>: over 512 entries per depth */
+
+/* The guest's node ids in the tree of ptree_make(). */
+struct ptree {
+	uint64_t p, q, r, z, y, x, deep, f0, f1, f3, f1001, fh0, fh1;
+	uint64_t ra[20];
+	uint64_t sample[PT_N / 97 + 1];   /* the files 2 + 97 k */
+};
+
+/* Directory node and name of file i of the tree. */
+static uint64_t ptree_file(const struct ptree *t, unsigned i, char *name,
+			   size_t cap)
+{
+	snprintf(name, cap, "%u", i);
+	return i % 2 ? t->q : t->p;
+}
+
+/* Host: p/<even> and p/q/<odd> (i < PT_N, each holding its own name),
+ * p/r/a0..a19, p/q/z/y/x/deep; the guest looks all of them up and opens
+ * p/0 and p/q/1. */
+static void ptree_make(struct vfe_env *a, struct ptree *t)
+{
+	static const char *const dirs[] = { "p", "p/q", "p/r", "p/q/z",
+					    "p/q/z/y", "p/q/z/y/x" };
+	char name[64];
+	uint64_t pq[2];
+
+	for (unsigned i = 0; i < sizeof(dirs) / sizeof(dirs[0]); i++)
+		CHECK(mkdir(vfe_shared_path(a, dirs[i]), 0755) == 0);
+	for (unsigned i = 0; i < PT_N; i++) {
+		char txt[16];
+
+		snprintf(name, sizeof(name), i % 2 ? "p/q/%u" : "p/%u", i);
+		snprintf(txt, sizeof(txt), "%u", i);
+		host_write(vfe_shared_path(a, name), txt);
+	}
+	for (unsigned i = 0; i < 20; i++) {
+		snprintf(name, sizeof(name), "p/r/a%u", i);
+		host_write(vfe_shared_path(a, name), "a");
+	}
+	host_write(vfe_shared_path(a, "p/q/z/y/x/deep"), "deep");
+	t->p = lookup(&a->f, ROOT, "p");
+	t->q = lookup(&a->f, t->p, "q");
+	t->r = lookup(&a->f, t->p, "r");
+	pq[0] = t->p;
+	pq[1] = t->q;
+	lookup_many(&a->f, pq, 2, PT_N);
+	t->f0 = lookup(&a->f, t->p, "0");
+	t->f1 = lookup(&a->f, t->q, "1");
+	t->f3 = lookup(&a->f, t->q, "3");
+	t->f1001 = lookup(&a->f, t->q, "1001");
+	for (unsigned i = 2, k = 0; i < PT_N; i += 97, k++) {
+		uint64_t dir = ptree_file(t, i, name, sizeof(name));
+
+		t->sample[k] = lookup(&a->f, dir, name);
+	}
+	for (unsigned i = 0; i < 20; i++) {
+		snprintf(name, sizeof(name), "a%u", i);
+		t->ra[i] = lookup(&a->f, t->r, name);
+	}
+	t->z = lookup(&a->f, t->q, "z");
+	t->y = lookup(&a->f, t->z, "y");
+	t->x = lookup(&a->f, t->y, "x");
+	t->deep = lookup(&a->f, t->x, "deep");
+	t->fh0 = open_fh(&a->f, t->f0, O_RDONLY);
+	t->fh1 = open_fh(&a->f, t->f1, O_RDWR);
+}
+
+/* Let the directories' ctimes age past what the destination trusts (see
+ * pt_mig_load.c), so that it may open leaves the short way. */
+static void ptree_settle(void)
+{
+	usleep(100 * 1000);
+}
+
+/* How many inodes the destination opened the short way (its debug line),
+ * or -1 when it logged none. */
+static long opened_short(const struct vfe_daemon *d)
+{
+	FILE *f = fopen(d->log_path, "r");
+	char line[1024];
+	long n = -1;
+
+	if (!f)
+		return -1;
+	while (fgets(line, sizeof(line), f)) {
+		const char *s = strstr(line, "migration: opened ");
+		unsigned long all, fast;
+
+		if (s && sscanf(s, "migration: opened %lu inodes (%lu by", &all,
+				&fast) == 2)
+			n = (long)fast;
+	}
+	fclose(f);
+	return n;
+}
+
+/* What the guest held on the source works on the destination b, but for
+ * the entries the host changed (gone: deep, r and its children, dup: one
+ * of p/q/3 and p/q/1001 gives ESTALE). */
+static void ptree_check(struct vfe_env *a, struct vfe_env *b,
+			const struct ptree *t, bool deep_gone, bool dup,
+			bool r_gone)
+{
+	struct fuse_attr_out at;
+	char name[64];
+
+	check_ino(a, &b->f, t->p, "p");
+	check_ino(a, &b->f, t->q, "p/q");
+	check_ino(a, &b->f, t->x, "p/q/z/y/x");
+	check_read(&b->f, t->f0, t->fh0, "0");
+	check_read(&b->f, t->f1, t->fh1, "1");
+	/* LOOKUP finds the migrated inodes: same identity as its own. */
+	CHECK_EQ(lookup(&b->f, t->p, "0"), t->f0);
+	CHECK_EQ(lookup(&b->f, t->q, "1"), t->f1);
+	for (unsigned i = 2, k = 0; i < PT_N; i += 97, k++) {
+		uint64_t dir = ptree_file(t, i, name, sizeof(name));
+
+		CHECK_EQ(lookup(&b->f, dir, name), t->sample[k]);
+	}
+	if (deep_gone)
+		CHECK_ERR(vfe_fuse_getattr(&b->f, t->deep, false, 0, &at),
+			  -ENOENT);
+	else
+		check_ino(a, &b->f, t->deep, "p/q/z/y/x/deep");
+	if (dup) {
+		bool g3 = gone_id(&b->f, t->f3), g1001 = gone_id(&b->f, t->f1001);
+
+		CHECKF(g3 != g1001, "p/q/3 %s, p/q/1001 %s", g3 ? "gone" : "ok",
+		       g1001 ? "gone" : "ok");
+		CHECK_ERR(vfe_fuse_getattr(&b->f, g3 ? t->f3 : t->f1001, false,
+					   0, &at), -ESTALE);
+		check_ino(a, &b->f, g3 ? t->f1001 : t->f3, "p/q/3");
+	}
+	if (r_gone) {
+		CHECK_ERR(vfe_fuse_getattr(&b->f, t->r, false, 0, &at), -ENOENT);
+		for (unsigned i = 0; i < 20; i++)
+			CHECK_ERR(vfe_fuse_getattr(&b->f, t->ra[i], false, 0,
+						   &at), -ENOENT);
+	} else {
+		check_ino(a, &b->f, t->ra[19], "p/r/a19");
+	}
+}
+
+/*
+ * Load the blob twice with the host as it is: under abort (must fail with
+ * a log line containing why_abort, or succeed when NULL) and under
+ * guest-error (must succeed), then check the second destination.
+ */
+static void ptree_load(struct vfe_env *a, const struct blob *blob,
+		       const char *handles, unsigned step, const char *why_abort,
+		       const struct ptree *t, bool deep_gone, bool dup,
+		       bool r_gone)
+{
+	const char *const ab[] = { handles, NULL };
+	const char *const ge[] = { handles, "--migration-on-error=guest-error",
+				   NULL };
+	struct vfe_env b;
+	char sub[32];
+
+	ptree_settle();
+	snprintf(sub, sizeof(sub), "dest%u", step);
+	vfe_mig_dest_up(&b, a, sub, ab);
+	CHECK_EQ(vfe_mig_load(&b, blob->p, blob->len), why_abort ? 1 : 0);
+	if (why_abort)
+		CHECKF(vfe_daemon_log_contains(&b.d, why_abort),
+		       "the destination's log does not say: %s", why_abort);
+	dest_down(&b);
+	snprintf(sub, sizeof(sub), "dest%uge", step);
+	vfe_mig_dest_up(&b, a, sub, ge);
+	CHECK_EQ(vfe_mig_load(&b, blob->p, blob->len), 0);
+	note_log(&b.d, "migration: opened");
+	if (strstr(handles, "mandatory"))
+		/* The leaves whose directory the host left alone. */
+		CHECKF(opened_short(&b.d) >= (r_gone ? 600 : PT_N),
+		       "%ld inodes opened by name_to_handle_at + statx",
+		       opened_short(&b.d));
+	vfe_mig_dest_start(&b, a);
+	ptree_check(a, &b, t, deep_gone, dup, r_gone);
+	dest_down(&b);
+}
+
+/* The parallel opener against host changes between save and load, one
+ * more each time: a file deep in the tree removed; two entries of one
+ * depth made the same host file (a hard link); a directory with children
+ * moved away (so its children fail too). */
+static void load_tree(const char *handles)
+{
+	const char *const src[] = { handles, NULL };
+	char from[PATH_MAX];
+	struct vfe_env a;
+	struct ptree t;
+	struct blob blob;
+
+	vfe_env_up_args(&a, src);
+	ptree_make(&a, &t);
+	save_state(&a, &blob);
+	ptree_load(&a, &blob, handles, 1, NULL, &t, false, false, false);
+	CHECK(unlink(vfe_shared_path(&a, "p/q/z/y/x/deep")) == 0);
+	ptree_load(&a, &blob, handles, 2, "(\"deep\"): cannot open it in its "
+		   "parent", &t, true, false, false);
+	snprintf(from, sizeof(from), "%s", vfe_shared_path(&a, "p/q/3"));
+	CHECK(unlink(vfe_shared_path(&a, "p/q/1001")) == 0);
+	CHECK(link(from, vfe_shared_path(&a, "p/q/1001")) == 0);
+	ptree_load(&a, &blob, handles, 3, "same host file as another "
+		   "migrated inode", &t, true, true, false);
+	host_rename(&a, "p/r", "r2");
+	ptree_load(&a, &blob, handles, 4, "(\"r\"): cannot open it in its "
+		   "parent", &t, true, true, true);
+	free(blob.p);
+	vfe_env_down(&a);
+}
+
+static void t_load_tree_fds(void)
+{
+	load_tree("--inode-file-handles=never");
+}
+
+static void t_load_tree_handles(void)
+{
+	load_tree("--inode-file-handles=mandatory");
+}
+
 static const struct vfe_test tests[] = {
 	{ "save_load", t_save_load, 60 },
 	{ "bad_blobs", t_bad_blobs, 60 },
@@ -1214,6 +1439,8 @@ static const struct vfe_test tests[] = {
 	{ "precopy_trust", t_precopy_trust, 60 },
 	{ "precopy_confirm", t_precopy_confirm, 30 },
 	{ "snapshot_paths", t_snapshot_paths, 60 },
+	{ "load_tree_fds", t_load_tree_fds, 120 },
+	{ "load_tree_handles", t_load_tree_handles, 120 },
 };
 
 int main(int argc, char **argv)
