@@ -1,10 +1,12 @@
 /*
  * test_queues.c - several request queues at once, many requests in flight,
  * the GET_VRING_BASE drain (every popped request completed and pushed
- * before the reply, no guest-memory write after it), stop/restart cycles.
+ * before the reply, no guest-memory write after it), stop/restart cycles,
+ * the worker pool's hand-over under a mixed load (pool_mixed).
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -381,12 +383,347 @@ static void t_disconnect_in_flight(void)
 		free(w[i].data);
 }
 
+/*
+ * Pool hand-over under a mixed load: pools of 1, 2 and 4 workers, 1 and 4
+ * request rings, MIX_PER_RING requests in flight on each ring.  READ,
+ * WRITE, FSYNC and MKDIR go to the pool, GETATTR and LOOKUP run in the
+ * ring thread.  Every request is answered exactly once with its own reply
+ * (a used id not in flight or a second answer fails the harvest), every
+ * completion is notified (the front-end sleeps on the call eventfds only:
+ * a completion left without a notification times out), and GET_VRING_BASE
+ * on every ring while the pool is busy returns only when each ring's
+ * popped requests are all on its used ring, after which nothing moves.
+ */
+enum { MIX_PER_RING = 48, MIX_STATIC = 64 * 1024, MIX_WLEN = 8192,
+       MIX_MAX_RINGS = 4 };
+
+enum mix_kind { MIX_READ, MIX_WRITE, MIX_GETATTR, MIX_FSYNC, MIX_LOOKUP,
+		MIX_MKDIR, MIX_KINDS };
+
+struct mix_file {
+	char name[16];
+	uint64_t nodeid, fh, ino;
+	char data[MIX_STATIC];
+};
+
+struct mix_req {
+	struct vfe_fuse_call c;
+	struct vfe_fuse_req *r;
+	unsigned ring, kind, answers;
+	uint64_t off;
+	union {
+		struct fuse_read_in ri;
+		struct fuse_write_in wi;
+		struct fuse_getattr_in gi;
+		struct fuse_fsync_in fi;
+		struct fuse_mkdir_in mi;
+	} in;
+	union {
+		struct fuse_attr_out ao;
+		struct fuse_entry_out eo;
+		struct fuse_write_out wo;
+	} out;
+	char name[32];
+	char buf[MIX_WLEN];
+};
+
+/* Request i of wave w on ring q (1-based) into m. */
+static void mix_prep(struct mix_req *m, struct mix_file *mf, unsigned q,
+		     unsigned w, unsigned i, bool writes_only)
+{
+	memset(m, 0, sizeof(*m));
+	m->ring = q;
+	m->kind = writes_only ? MIX_WRITE : i % MIX_KINDS;
+	m->c = (struct vfe_fuse_call){ .nodeid = mf->nodeid, .queue = q,
+				       .flags = VFE_NOKICK };
+	switch (m->kind) {
+	case MIX_READ:
+		m->off = (uint64_t)(i * 4096) % MIX_STATIC;
+		m->in.ri = (struct fuse_read_in){ .fh = mf->fh, .offset = m->off,
+						  .size = 4096 };
+		m->c.opcode = FUSE_READ;
+		m->c.in[0] = (struct iovec){ &m->in.ri, sizeof(m->in.ri) };
+		m->c.rdata = m->buf;
+		m->c.rlen = 4096;
+		break;
+	case MIX_WRITE:
+		m->off = MIX_STATIC + (uint64_t)(w * MIX_PER_RING + i) * MIX_WLEN;
+		fill(m->buf, MIX_WLEN, q * 1000 + w * MIX_PER_RING + i);
+		m->in.wi = (struct fuse_write_in){ .fh = mf->fh, .offset = m->off,
+						   .size = MIX_WLEN };
+		m->c.opcode = FUSE_WRITE;
+		m->c.in[0] = (struct iovec){ &m->in.wi, sizeof(m->in.wi) };
+		m->c.wdata = m->buf;
+		m->c.wlen = MIX_WLEN;
+		m->c.out = &m->out.wo;
+		m->c.out_cap = sizeof(m->out.wo);
+		break;
+	case MIX_GETATTR:
+		m->in.gi = (struct fuse_getattr_in){
+			.getattr_flags = FUSE_GETATTR_FH, .fh = mf->fh };
+		m->c.opcode = FUSE_GETATTR;
+		m->c.in[0] = (struct iovec){ &m->in.gi, sizeof(m->in.gi) };
+		m->c.out = &m->out.ao;
+		m->c.out_cap = sizeof(m->out.ao);
+		break;
+	case MIX_FSYNC:
+		m->in.fi = (struct fuse_fsync_in){ .fh = mf->fh, .fsync_flags = 1 };
+		m->c.opcode = FUSE_FSYNC;
+		m->c.in[0] = (struct iovec){ &m->in.fi, sizeof(m->in.fi) };
+		break;
+	case MIX_LOOKUP:
+		m->c.opcode = FUSE_LOOKUP;
+		m->c.nodeid = ROOT;
+		m->c.in[0] = (struct iovec){ mf->name, strlen(mf->name) + 1 };
+		m->c.out = &m->out.eo;
+		m->c.out_cap = sizeof(m->out.eo);
+		break;
+	default:
+		snprintf(m->name, sizeof(m->name), "%s-d%u-%u", mf->name, w, i);
+		m->in.mi = (struct fuse_mkdir_in){ .mode = S_IFDIR | 0755 };
+		m->c.opcode = FUSE_MKDIR;
+		m->c.nodeid = ROOT;
+		m->c.in[0] = (struct iovec){ &m->in.mi, sizeof(m->in.mi) };
+		m->c.in[1] = (struct iovec){ m->name, strlen(m->name) + 1 };
+		m->c.out = &m->out.eo;
+		m->c.out_cap = sizeof(m->out.eo);
+		break;
+	}
+	m->c.nin = m->kind == MIX_MKDIR ? 2 : 1;
+}
+
+/* Check the reply of m (finished as d) against what it asked. */
+static void mix_check(struct vfe_env *e, struct mix_req *m,
+		      struct mix_file *mf, struct vfe_fuse_req *d)
+{
+	CHECKF(m->answers++ == 0, "ring %u: a request (opcode %u) answered twice",
+	       m->ring, m->c.opcode);
+	CHECK_OK(vfe_fuse_result(&e->f, d, &m->c));
+	switch (m->kind) {
+	case MIX_READ:
+		CHECK_EQ(m->c.rgot, 4096);
+		CHECKF(!memcmp(m->buf, mf->data + m->off, 4096),
+		       "ring %u: READ at %llu returned other bytes", m->ring,
+		       (unsigned long long)m->off);
+		break;
+	case MIX_WRITE:
+		CHECK_EQ(m->out.wo.size, MIX_WLEN);
+		break;
+	case MIX_GETATTR:
+		CHECK_EQ(m->out.ao.attr.ino, mf->ino);
+		break;
+	case MIX_LOOKUP:
+		CHECK_EQ(m->out.eo.nodeid, mf->nodeid);
+		break;
+	case MIX_MKDIR:
+		CHECKF(S_ISDIR(m->out.eo.attr.mode), "MKDIR %s: not a directory",
+		       m->name);
+		break;
+	default:
+		break;
+	}
+	vfe_fuse_put(&e->f, d);
+	m->r = NULL;
+}
+
+/*
+ * Collect the n requests of reqs (rings 1..nrings), waking only on call
+ * notifications: arm every ring, take what is on the used rings, and only
+ * when nothing is, sleep on the call eventfds.
+ */
+static void mix_collect(struct vfe_env *e, struct mix_req *reqs, unsigned n,
+			struct mix_file *files, unsigned nrings)
+{
+	unsigned got = 0;
+
+	while (got < n) {
+		struct pollfd pfd[MIX_MAX_RINGS];
+		unsigned took = 0;
+		int x;
+
+		for (unsigned q = 1; q <= nrings; q++)
+			vfe_vring_arm(&e->dev.vq[q]);
+		for (unsigned q = 1; q <= nrings; q++) {
+			struct vfe_fuse_req *d;
+
+			while ((x = vfe_fuse_reap(&e->f, q, &d)) == 0) {
+				bool found = false;
+
+				for (unsigned i = 0; i < n && !found; i++) {
+					if (reqs[i].r != d)
+						continue;
+					CHECKF(reqs[i].ring == q,
+					       "ring %u completed a request of ring %u",
+					       q, reqs[i].ring);
+					mix_check(e, &reqs[i], &files[q - 1], d);
+					found = true;
+				}
+				CHECKF(found, "ring %u completed a request it was not given", q);
+				took++;
+			}
+			CHECKF(x == -EAGAIN, "ring %u: %s (%s)", q, vfe_errname(x),
+			       vfe_msg_last_error());
+		}
+		got += took;
+		if (took || got == n)
+			continue;
+		for (unsigned q = 1; q <= nrings; q++)
+			pfd[q - 1] = (struct pollfd){ .fd = e->dev.vq[q].call_fd,
+						      .events = POLLIN };
+		x = poll(pfd, nrings, 10000);
+		if (x == 0) {
+			for (unsigned q = 1; q <= nrings; q++)
+				CHECKF(!vfe_vring_has_used(&e->dev.vq[q]),
+				       "ring %u: completions on the used ring but no notification in 10 s",
+				       q);
+			CHECKF(false, "%u of %u requests unanswered after 10 s", n - got, n);
+		}
+		CHECK(x > 0);
+		for (unsigned q = 1; q <= nrings; q++)
+			vfe_vring_drain_call(&e->dev.vq[q]);
+		CHECKF(vfe_daemon_alive(&e->d), "daemon died");
+	}
+}
+
+/* Submit requests [0, n) of reqs and kick their rings. */
+static void mix_submit(struct vfe_env *e, struct mix_req *reqs, unsigned n,
+		       unsigned nrings)
+{
+	int err;
+
+	for (unsigned i = 0; i < n; i++) {
+		reqs[i].r = vfe_fuse_submit(&e->f, &reqs[i].c, &err);
+		CHECKF(reqs[i].r, "submit %u: %s", i, vfe_errname(err));
+	}
+	for (unsigned q = 1; q <= nrings; q++)
+		vfe_fuse_kick(&e->f, q);
+}
+
+static void pool_mixed_one(unsigned pool, unsigned nrings)
+{
+	struct vfe_env e;
+	struct vfe_env_opts o = {
+		.dev = { .nvqs = nrings + 1, .queue_size = 256,
+			 .ram_size = 256ull << 20 },
+		.daemon = { .thread_pool_size = pool },
+		.nslots = nrings * MIX_PER_RING, .data_cap = MIX_WLEN,
+	};
+	static struct mix_file files[MIX_MAX_RINGS];
+	static struct mix_req reqs[MIX_MAX_RINGS * MIX_PER_RING];
+	static struct mix_req wr[3][MIX_MAX_RINGS * MIX_PER_RING];
+	const unsigned n = nrings * MIX_PER_RING;
+	struct fuse_entry_out ent;
+	struct fuse_open_out op;
+	uint16_t base[MIX_MAX_RINGS + 1];
+	size_t wn = 0;
+
+	vfe_env_up(&e, &o);
+	CHECKF(e.dev.queue_num >= nrings + 1, "GET_QUEUE_NUM %llu: %u request queues unsupported",
+	       (unsigned long long)e.dev.queue_num, nrings);
+	for (unsigned q = 1; q <= nrings; q++) {
+		struct mix_file *mf = &files[q - 1];
+
+		/* Names of their own: the cases share a directory. */
+		snprintf(mf->name, sizeof(mf->name), "mix%u-%u-%u", pool,
+			 nrings, q);
+		CHECK_OK(vfe_fuse_create(&e.f, ROOT, mf->name, O_RDWR | O_CREAT,
+					 S_IFREG | 0644, &ent, &op));
+		mf->nodeid = ent.nodeid;
+		mf->ino = ent.attr.ino;
+		mf->fh = op.fh;
+		fill(mf->data, MIX_STATIC, q);
+		for (size_t off = 0; off < MIX_STATIC; off += 4096) {
+			CHECK_OK(vfe_fuse_write(&e.f, mf->nodeid, mf->fh, off,
+						mf->data + off, 4096, &wn));
+			CHECK_EQ(wn, 4096);
+		}
+	}
+
+	/* Mixed waves, every request answered once and notified. */
+	for (unsigned w = 0; w < 3; w++) {
+		for (unsigned q = 1; q <= nrings; q++)
+			for (unsigned i = 0; i < MIX_PER_RING; i++)
+				mix_prep(&reqs[(q - 1) * MIX_PER_RING + i],
+					 &files[q - 1], q, w, i, false);
+		mix_submit(&e, reqs, n, nrings);
+		mix_collect(&e, reqs, n, files, nrings);
+		for (unsigned q = 1; q <= nrings; q++)
+			CHECK_EQ(vfe_vring_used_idx(&e.dev.vq[q]),
+				 e.dev.vq[q].avail_idx);
+	}
+
+	/* GET_VRING_BASE on every ring with the pool busy with writes. */
+	for (unsigned w = 0; w < 3; w++) {
+		struct mix_req *b = wr[w];
+
+		for (unsigned q = 1; q <= nrings; q++)
+			for (unsigned i = 0; i < MIX_PER_RING; i++)
+				mix_prep(&b[(q - 1) * MIX_PER_RING + i],
+					 &files[q - 1], q, 3 + w, i, true);
+		mix_submit(&e, b, n, nrings);
+		usleep(w * 500);
+		for (unsigned q = 1; q <= nrings; q++) {
+			uint16_t used;
+
+			CHECK_OK(vfe_dev_enable_ring(&e.dev, q, false));
+			CHECK_OK(vfe_dev_get_vring_base(&e.dev, q, &base[q]));
+			used = vfe_vring_used_idx(&e.dev.vq[q]);
+			CHECKF(used == base[q],
+			       "pool %u, ring %u: GET_VRING_BASE returned %u but used->idx is %u",
+			       pool, q, base[q], used);
+		}
+		usleep(100 * 1000);
+		for (unsigned q = 1; q <= nrings; q++)
+			CHECKF(vfe_vring_used_idx(&e.dev.vq[q]) == base[q],
+			       "ring %u: used->idx moved after GET_VRING_BASE", q);
+		for (unsigned q = 1; q <= nrings; q++) {
+			CHECK_OK(vfe_dev_setup_ring(&e.dev, q));
+			CHECK_OK(vfe_dev_enable_ring(&e.dev, q, true));
+			vfe_fuse_kick(&e.f, q);
+		}
+		mix_collect(&e, b, n, files, nrings);
+		for (unsigned q = 1; q <= nrings; q++)
+			CHECK_EQ(vfe_vring_used_idx(&e.dev.vq[q]),
+				 e.dev.vq[q].avail_idx);
+	}
+	/* Every write reached the host at its place. */
+	for (unsigned q = 1; q <= nrings; q++) {
+		int fd = open(vfe_shared_path(&e, files[q - 1].name), O_RDONLY);
+		char got[MIX_WLEN];
+
+		CHECK(fd >= 0);
+		for (unsigned w = 0; w < 3; w++)
+			for (unsigned i = 0; i < MIX_PER_RING; i++) {
+				const struct mix_req *m = &wr[w][(q - 1) * MIX_PER_RING + i];
+
+				CHECK_EQ(pread(fd, got, MIX_WLEN, (off_t)m->off), MIX_WLEN);
+				CHECKF(!memcmp(got, m->buf, MIX_WLEN),
+				       "ring %u: write at %llu differs on the host", q,
+				       (unsigned long long)m->off);
+			}
+		close(fd);
+	}
+	vfe_env_down(&e);
+}
+
+static void t_pool_mixed(void)
+{
+	static const unsigned pools[] = { 1, 2, 4 };
+
+	for (unsigned p = 0; p < 3; p++)
+		for (unsigned nrings = 1; nrings <= 4; nrings += 3) {
+			vfe_note("pool %u, %u ring(s)", pools[p], nrings);
+			pool_mixed_one(pools[p], nrings);
+		}
+}
+
 static const struct vfe_test tests[] = {
 	{ "two_queues_concurrent", t_two_queues_concurrent, 0 },
 	{ "many_in_flight", t_many_in_flight, 0 },
 	{ "get_vring_base_drains", t_get_vring_base_drains, 0 },
 	{ "stop_restart_cycles", t_stop_restart_cycles, 0 },
 	{ "disconnect_in_flight", t_disconnect_in_flight, 0 },
+	{ "pool_mixed", t_pool_mixed, 0 },
 };
 
 int main(int argc, char **argv)
