@@ -203,11 +203,26 @@ static bool record(struct pt_fs *fs, struct pt_inode *parent,
 	bool ok = true;
 
 	struct pt_mig_track *t = fs->track;
-	struct trk_rec *spare = malloc(sizeof(*spare)), *r;
+	struct trk_rec *spare = NULL, *r;
 	struct pt_inode *put = NULL;
-	char *nm = malloc(len ? len : 1);
-	uint8_t *fhc = fh_len > 0 ? malloc((size_t)fh_len) : NULL;
+	char *nm = NULL;
+	uint8_t *fhc = NULL;
 
+	if (!force) {
+		/* The thread passes every directory of every path: most of
+		 * them are recorded already, skip the allocations. */
+		pthread_mutex_lock(&t->lock);
+		r = find_id(t, in->nodeid);
+		if (t->active && r && r->parent && (fh_len <= 0 || r->fh_len) &&
+		    (!walk || walk->seq == t->seq)) {
+			pthread_mutex_unlock(&t->lock);
+			return true;
+		}
+		pthread_mutex_unlock(&t->lock);
+	}
+	spare = malloc(sizeof(*spare));
+	nm = malloc(len ? len : 1);
+	fhc = fh_len > 0 ? malloc((size_t)fh_len) : NULL;
 	if (!spare || !nm || (fh_len > 0 && !fhc))
 		goto out;
 	memcpy(nm, name, len);
