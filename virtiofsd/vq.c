@@ -94,13 +94,16 @@ static inline uint16_t guest_u16(const volatile uint16_t *p)
 /*
  * Append the guest buffer [addr, addr+len) (len > 0) to iov, whose first
  * *num entries are taken, splitting it where it crosses regions; gpa (NULL
- * for the readable side) receives each piece's guest address.  Regions
- * are found through the queue's hint.  Returns 0, -EFAULT (not entirely
- * in guest memory) or -E2BIG (more than FV_MAX_IOV pieces).
+ * for the readable side) receives each piece's guest address.  Returns 0,
+ * -EFAULT (not entirely in guest memory) or -E2BIG (more than FV_MAX_IOV
+ * pieces).  The general case of map_buf(), out of line.
  */
-static inline int map_buf(struct vq *vq, const struct vu_mem *mem,
-			  struct iovec *iov, uint64_t *gpa, unsigned *num,
-			  uint64_t addr, uint32_t len)
+static __attribute__((noinline)) int map_buf_split(struct vq *vq,
+						   const struct vu_mem *mem,
+						   struct iovec *iov,
+						   uint64_t *gpa,
+						   unsigned *num,
+						   uint64_t addr, uint32_t len)
 {
 	uint64_t left = len;
 	unsigned k = *num;
@@ -125,6 +128,29 @@ static inline int map_buf(struct vq *vq, const struct vu_mem *mem,
 	} while (left);
 	*num = k;
 	return 0;
+}
+
+/*
+ * map_buf_split() with the usual case inline: the whole buffer in the
+ * region of the previous descriptor, one segment.  Same arguments and
+ * return.
+ */
+static inline int map_buf(struct vq *vq, const struct vu_mem *mem,
+			  struct iovec *iov, uint64_t *gpa, unsigned *num,
+			  uint64_t addr, uint32_t len)
+{
+	unsigned k = *num;
+	void *p = vu_mem_range_hinted(mem, vq->mem_hint, addr, len);
+
+	if (__builtin_expect(p && k < FV_MAX_IOV, 1)) {
+		iov[k].iov_base = p;
+		iov[k].iov_len = len;
+		if (gpa)
+			gpa[k] = addr;
+		*num = k + 1;
+		return 0;
+	}
+	return map_buf_split(vq, mem, iov, gpa, num, addr, len);
 }
 
 /*
@@ -175,11 +201,15 @@ static int indirect_table(struct vq *vq, const struct vu_mem *mem,
 		*why = "bad indirect table length";
 		return -EINVAL;
 	}
+	*table = vu_mem_range_hinted(mem, vq->mem_hint, d->addr, len);
+	if (*table)
+		goto found;
 	*table = vu_mem_gpa_hint(mem, &vq->mem_hint, d->addr, &len);
 	if (!*table || len != d->len) {
 		*why = "indirect table outside guest memory";
 		return -EFAULT;
 	}
+found:
 	*n = d->len / sizeof(struct vring_desc);
 	return 0;
 }
@@ -263,7 +293,7 @@ static bool log_is_on(const struct vq *vq)
 /* Write a used entry and bump used->idx (not logged); returns the slot. */
 static unsigned write_used(struct vq *vq, unsigned head, uint32_t len)
 {
-	unsigned slot = vq->used_idx % vq->num;
+	unsigned slot = vq->used_idx & (vq->num - 1);
 	struct vring_used_elem *ue = &vq->used->ring[slot];
 
 	ue->id = htole32(head);
@@ -318,7 +348,8 @@ int vq_pop(struct vq *vq, const struct vu_mem *mem, struct vq_elem *elem)
 		return -EIO;
 	}
 	__atomic_thread_fence(__ATOMIC_ACQUIRE);
-	head = guest_u16(&vq->avail->ring[vq->last_avail_idx % vq->num]);
+	head = guest_u16(&vq->avail->ring[vq->last_avail_idx &
+					  (vq->num - 1)]);
 	vq->last_avail_idx++;
 	if (head >= vq->num) {
 		LOG_ERR("queue %u: head %u out of range (size %u), skipped",

@@ -50,7 +50,9 @@ struct vq {
 	unsigned index;
 
 	/* configuration from the front-end */
-	unsigned num;                     /* 0 until SET_VRING_NUM */
+	unsigned num;                     /* 0 until SET_VRING_NUM; a power
+					     of 2 (checked there): slots are
+					     index & (num - 1) */
 	uint64_t desc_uaddr, avail_uaddr, used_uaddr;
 	uint64_t log_guest_addr;
 	uint32_t addr_flags;

@@ -100,6 +100,28 @@ static inline void *vu_mem_gpa_hint(const struct vu_mem *mem, unsigned *hint,
 }
 
 /*
+ * The pointer to the whole range [gpa, gpa+len) when it lies inside the
+ * region at index hint of the current table, else NULL (the caller then
+ * takes the general way, vu_mem_gpa_hint()).  No side effect, no call:
+ * the common case of the descriptor walk stays in registers.
+ */
+static inline void *vu_mem_range_hinted(const struct vu_mem *mem,
+					unsigned hint, uint64_t gpa,
+					uint64_t len)
+{
+	const struct vu_region *r;
+	uint64_t off;
+
+	if (__builtin_expect(hint >= mem->nregions, 0))
+		return NULL;
+	r = &mem->regions[hint];
+	off = gpa - r->gpa;   /* huge when gpa < r->gpa: see above */
+	if (__builtin_expect(off >= r->size || len > r->size - off, 0))
+		return NULL;
+	return r->host + off;
+}
+
+/*
  * Translate a front-end virtual range [uaddr, uaddr+len) that must lie
  * within a single region.  Returns the pointer or NULL.
  */
