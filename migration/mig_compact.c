@@ -200,42 +200,153 @@ static void okey_sort(struct okey *a, struct okey *tmp, size_t n)
 		memcpy(a, src, n * sizeof(*a));
 }
 
-/* Open addressing, node id -> depth; node id 0 marks a free slot. */
-struct dmap {
-	uint64_t *id;
-	uint32_t *depth;
-	size_t mask;
+static unsigned bits_of(uint64_t v)
+{
+	return v ? 64u - (unsigned)__builtin_clzll(v) : 0u;
+}
+
+struct rkey {
+	uint64_t key;
+	uint32_t idx;
 };
 
-static size_t dmap_slot(const struct dmap *m, uint64_t id)
-{
-	size_t i = (size_t)((id * 0x9E3779B97F4A7C15ull) >> 20) & m->mask;
+#define RADIX_BITS 11
+#define RADIX_SIZE (1u << RADIX_BITS)
 
+/*
+ * The same order as okey_sort() when (depth, kind, parent, node id) packs
+ * into 64 bits (ids below about 2^24 with a shallow tree: the usual case):
+ * an LSD radix sort, RADIX_BITS a pass, a few times cheaper than the
+ * merge sort.  Stable, so equal keys keep the caller's order as the idx
+ * tie-break does.  Writes the sorted positions into k[i].idx.  Returns
+ * false (nothing done) when the key does not fit or memory is short.
+ */
+static bool radix_order(struct okey *k, size_t n)
+{
+	uint64_t maxp = 0, maxn = 0;
+	uint32_t maxd = 0;
+	unsigned bp, bn, bd, total;
+	struct rkey *a, *b;
+	size_t *count;
+
+	for (size_t i = 0; i < n; i++) {
+		maxp |= k[i].parent;
+		maxn |= k[i].nodeid;
+		maxd |= k[i].depth;
+	}
+	bp = bits_of(maxp);
+	bn = bits_of(maxn);
+	bd = bits_of(maxd);
+	total = bd + 3 + bp + bn;
+	if (total > 64)
+		return false;
+	a = malloc(2 * n * sizeof(*a));
+	count = malloc(RADIX_SIZE * sizeof(*count));
+	if (!a || !count) {
+		free(a);
+		free(count);
+		return false;
+	}
+	b = a + n;
+	for (size_t i = 0; i < n; i++) {
+		uint64_t key = k[i].nodeid;
+
+		if (bp)
+			key |= k[i].parent << bn;
+		key |= (uint64_t)(k[i].kind & 7) << (bn + bp);
+		if (bd)
+			key |= (uint64_t)k[i].depth << (bn + bp + 3);
+		a[i] = (struct rkey){ key, k[i].idx };
+	}
+	for (unsigned shift = 0; shift < total; shift += RADIX_BITS) {
+		size_t sum = 0;
+		struct rkey *t;
+
+		memset(count, 0, RADIX_SIZE * sizeof(*count));
+		for (size_t i = 0; i < n; i++)
+			count[(a[i].key >> shift) & (RADIX_SIZE - 1)]++;
+		for (size_t d = 0; d < RADIX_SIZE; d++) {
+			size_t c = count[d];
+
+			count[d] = sum;
+			sum += c;
+		}
+		for (size_t i = 0; i < n; i++)
+			b[count[(a[i].key >> shift) & (RADIX_SIZE - 1)]++] = a[i];
+		t = a;
+		a = b;
+		b = t;
+	}
+	for (size_t i = 0; i < n; i++)
+		k[i].idx = a[i].idx;
+	free(a < b ? a : b);
+	free(count);
+	return true;
+}
+
+/*
+ * Node id -> depth + 1 (0: not seen).  Dense ids (the usual case: below
+ * four times the entry count) index an array directly; others go through
+ * open addressing, node id 0 marking a free slot.
+ */
+struct dmap {
+	uint64_t *id;        /* NULL: direct */
+	uint32_t *depth;
+	size_t mask;         /* direct: the largest id */
+};
+
+static int dmap_init(struct dmap *m, const struct pt_mig_inode *v, size_t n)
+{
+	uint64_t maxid = 0;
+	size_t cap = 16;
+
+	for (size_t i = 0; i < n; i++)
+		if (v[i].nodeid > maxid)
+			maxid = v[i].nodeid;
+	if (maxid / 4 < n) {
+		m->id = NULL;
+		m->mask = (size_t)maxid;
+		m->depth = calloc((size_t)maxid + 1, sizeof(*m->depth));
+		return m->depth ? 0 : -ENOMEM;
+	}
+	/* a lookup claims a slot too: at most 2n ids, half full at most */
+	while (cap < 4 * n)
+		cap *= 2;
+	m->mask = cap - 1;
+	m->id = calloc(cap, sizeof(*m->id));
+	m->depth = calloc(cap, sizeof(*m->depth));
+	return m->id && m->depth ? 0 : -ENOMEM;
+}
+
+/* Where id's depth is (or goes); NULL for id 0 or an id past the direct
+ * array. */
+static uint32_t *dmap_at(struct dmap *m, uint64_t id)
+{
+	size_t i;
+
+	if (!id)
+		return NULL;
+	if (!m->id)
+		return id <= m->mask ? &m->depth[id] : NULL;
+	i = (size_t)((id * 0x9E3779B97F4A7C15ull) >> 20) & m->mask;
 	while (m->id[i] && m->id[i] != id)
 		i = (i + 1) & m->mask;
-	return i;
+	m->id[i] = id;
+	return &m->depth[i];
 }
 
 /* Reorder for the smallest encoding; see mig_compact.h. */
 int mig_order_inodes(struct pt_mig_inode *v, size_t n)
 {
 	struct dmap m = { 0 };
-	struct okey *k;
 	struct pt_mig_inode *out;
-	size_t cap = 16;
+	struct okey *k;
 
-	if (n < 2)
-		return 0;
-	if (n > UINT32_MAX)
-		return 0;            /* keep the given (valid) order */
-	while (cap < 2 * n)
-		cap *= 2;
-	m.mask = cap - 1;
-	m.id = calloc(cap, sizeof(*m.id));
-	m.depth = malloc(cap * sizeof(*m.depth));
+	if (n < 2 || n > UINT32_MAX)
+		return 0;            /* nothing to do / keep the valid order */
 	k = malloc(2 * n * sizeof(*k));
 	out = malloc(n * sizeof(*out));
-	if (!m.id || !m.depth || !k || !out) {
+	if (dmap_init(&m, v, n) || !k || !out) {
 		free(m.id);
 		free(m.depth);
 		free(k);
@@ -244,33 +355,27 @@ int mig_order_inodes(struct pt_mig_inode *v, size_t n)
 	}
 	for (size_t i = 0; i < n; i++) {
 		const struct pt_mig_inode *e = &v[i];
-		uint32_t dep = 1;
+		uint32_t dep = 1, *at;
 
 		if (e->kind == PT_MIG_ROOT) {
 			dep = 0;
 		} else if (e->kind == PT_MIG_PATH) {
-			size_t s = dmap_slot(&m, e->parent);
+			/* stored as depth + 1; a parent not seen before
+			 * (the stream fails to load either way): last */
+			uint32_t *pd = dmap_at(&m, e->parent);
+			uint32_t d1 = pd && *pd ? *pd : UINT32_MAX;
 
-			/* A parent not seen before: the stream fails to
-			 * load either way; keep it last. */
-			uint32_t pd = e->parent && m.id[s] ? m.depth[s] :
-				      UINT32_MAX - 1;
-
-			dep = pd < UINT32_MAX - 1 ? pd + 1 : UINT32_MAX;
+			dep = d1 < UINT32_MAX - 1 ? d1 : UINT32_MAX - 1;
 		}
 		k[i] = (struct okey){ .parent = e->parent, .nodeid = e->nodeid,
 				      .depth = dep, .idx = (uint32_t)i,
 				      .kind = e->kind };
-		if (e->nodeid) {
-			size_t s = dmap_slot(&m, e->nodeid);
-
-			if (!m.id[s]) {   /* a duplicate keeps the first */
-				m.id[s] = e->nodeid;
-				m.depth[s] = dep;
-			}
-		}
+		at = dmap_at(&m, e->nodeid);
+		if (at && !*at)      /* a duplicate id keeps the first */
+			*at = dep + 1;
 	}
-	okey_sort(k, k + n, n);
+	if (!radix_order(k, n))
+		okey_sort(k, k + n, n);
 	for (size_t i = 0; i < n; i++)
 		out[i] = v[k[i].idx];
 	memcpy(v, out, n * sizeof(*v));
@@ -298,7 +403,8 @@ int mig_order_handles(struct pt_mig_handle *v, size_t n)
 	}
 	for (size_t i = 0; i < n; i++)
 		k[i] = (struct okey){ .parent = v[i].fh, .idx = (uint32_t)i };
-	okey_sort(k, k + n, n);
+	if (!radix_order(k, n))
+		okey_sort(k, k + n, n);
 	for (size_t i = 0; i < n; i++)
 		out[i] = v[k[i].idx];
 	memcpy(v, out, n * sizeof(*v));

@@ -14,6 +14,7 @@
 
 #include "fuse_virtio.h"
 #include "log.h"
+#include "mig_compact.h"
 #include "mig_state.h"
 #include "mig_stream.h"
 #include "passthrough.h"
@@ -407,6 +408,188 @@ static void compact_cases(void)
 #undef ROOT_D
 }
 
+/* Depth of entry i of v[0..n) as mig_order_inodes() defines it, found by
+ * a linear search (independent of its hash map). */
+static unsigned depth_of(const struct pt_mig_inode *v, size_t n, size_t i)
+{
+	if (v[i].kind == PT_MIG_ROOT)
+		return 0;
+	if (v[i].kind != PT_MIG_PATH)
+		return 1;
+	for (size_t j = 0; j < n; j++)
+		if (v[j].nodeid == v[i].parent)
+			return depth_of(v, n, j) + 1;
+	return 1000;
+}
+
+/* Random trees, shuffled inside each depth as the passthrough hands them
+ * over: the save order must be a permutation, keep every parent before
+ * its children, and sort by (depth, kind, parent, node id), whichever
+ * map and sort mig_order_inodes() picks for the ids. */
+static void order_cases(void)
+{
+	enum { N = 600 };
+	static struct pt_mig_inode v[N], orig[N];
+	static unsigned dep[N];
+	unsigned seed = 7;
+
+	for (int round = 0; round < 40; round++) {
+		/* ids: dense (direct depth array, radix sort), sparse
+		 * (hash map, radix sort), past 2^40 (hash map, merge sort) */
+		uint64_t base = round % 3 == 2 ? (1ull << 40) : 0;
+		uint64_t spread = round % 3 ? 1000 : 0;
+		size_t n = 1 + (size_t)(rand_r(&seed) % (N - 1));
+		size_t start;
+
+		v[0] = (struct pt_mig_inode){ .nodeid = 1, .kind = PT_MIG_ROOT };
+		dep[0] = 0;
+		for (size_t i = 1; i < n; i++) {
+			size_t p = (size_t)rand_r(&seed) % i;
+			unsigned r = (unsigned)rand_r(&seed) % 10;
+
+			v[i] = (struct pt_mig_inode){
+				.nodeid = spread ? base + 2 + (uint64_t)(rand_r(
+						&seed) % spread) * N + i :
+					  2 + 2 * i + (uint64_t)(rand_r(&seed) % 2),
+				.nlookup = (uint64_t)(rand_r(&seed) % 4),
+				.kind = PT_MIG_PATH, .name = "x", .namelen = 1,
+			};
+			/* ~1/10 other kinds (no parent), else a PATH child
+			 * of an earlier PATH entry or the root */
+			if (r == 0) {
+				v[i].kind = PT_MIG_INVALID;
+				v[i].parent = 2 + (uint64_t)(rand_r(&seed) % 3);
+				dep[i] = 1;
+			} else if (r == 1) {
+				v[i].kind = PT_MIG_UNLINKED;
+				dep[i] = 1;
+			} else {
+				while (v[p].kind != PT_MIG_PATH &&
+				       v[p].kind != PT_MIG_ROOT)
+					p--;
+				v[i].parent = v[p].nodeid;
+				dep[i] = dep[p] + 1;
+			}
+		}
+		/* depth order (stable), then shuffled inside each depth */
+		for (size_t i = 1; i < n; i++)
+			for (size_t j = i; j > 0 && dep[j - 1] > dep[j]; j--) {
+				struct pt_mig_inode t = v[j];
+				unsigned td = dep[j];
+
+				v[j] = v[j - 1];
+				v[j - 1] = t;
+				dep[j] = dep[j - 1];
+				dep[j - 1] = td;
+			}
+		for (start = 0; start < n;) {
+			size_t end = start;
+
+			while (end < n && dep[end] == dep[start])
+				end++;
+			for (size_t i = end - 1; i > start; i--) {
+				size_t j = start + (size_t)rand_r(&seed) %
+					   (i - start + 1);
+				struct pt_mig_inode t = v[i];
+
+				v[i] = v[j];
+				v[j] = t;
+			}
+			start = end;
+		}
+		memcpy(orig, v, n * sizeof(*v));
+		CHECK(mig_order_inodes(v, n) == 0);
+		for (size_t i = 0; i < n; i++) {
+			bool found = false;
+
+			for (size_t j = 0; j < n && !found; j++)
+				found = orig[j].nodeid == v[i].nodeid &&
+					orig[j].parent == v[i].parent &&
+					orig[j].kind == v[i].kind;
+			CHECK(found);
+			dep[i] = depth_of(v, i + 1, i);   /* parents before */
+			CHECK(dep[i] < 1000);
+			if (i && (dep[i - 1] > dep[i] ||
+				  (dep[i - 1] == dep[i] &&
+				   (v[i - 1].kind > v[i].kind ||
+				    (v[i - 1].kind == v[i].kind &&
+				     (v[i - 1].parent > v[i].parent ||
+				      (v[i - 1].parent == v[i].parent &&
+				       v[i - 1].nodeid >= v[i].nodeid))))))) {
+				CHECK(!"save order");
+				break;
+			}
+		}
+	}
+}
+
+/* The compact codec round trip on the entries of order_cases()'s kind and
+ * on extreme values. */
+static void codec_cases(void)
+{
+	static const struct pt_mig_inode ins[] = {
+		{ .nodeid = 1, .kind = PT_MIG_ROOT },
+		{ .nodeid = UINT64_MAX, .nlookup = UINT64_MAX, .generation = 1,
+		  .parent = 1, .kind = PT_MIG_PATH, .name = "a", .namelen = 1 },
+		{ .nodeid = 2, .nlookup = 2, .parent = UINT64_MAX,
+		  .kind = PT_MIG_PATH, .name = "b\xff", .namelen = 2 },
+		{ .nodeid = 1ull << 63, .nlookup = 3, .generation = UINT64_MAX,
+		  .parent = 116, .kind = PT_MIG_INVALID },
+		{ .nodeid = 7, .kind = PT_MIG_FHANDLE, .parent = 76,
+		  .name = "\x01\0\0\0\x0c\0\0\0\0\0\0\0", .namelen = 12 },
+	};
+	static const struct pt_mig_handle hs[] = {
+		{ .fh = 5, .nodeid = 7, .flags = 02 | 02000, .is_dir = 0 },
+		{ .fh = 1, .nodeid = UINT64_MAX, .flags = UINT32_MAX,
+		  .is_dir = 1 },
+		{ .fh = UINT64_MAX, .nodeid = 1, .flags = 0, .is_dir = 1 },
+	};
+	int fd = memfd_create("codec", 0);
+	struct mig_delta d = { 0 };
+	struct mig_writer w;
+	struct mig_reader r;
+	struct mig_cur c;
+	uint32_t type, flags;
+	size_t sizes = 0;
+
+	CHECK(mig_w_init(&w, fd, 2, 2) == 0);
+	mig_w_begin(&w, MIG_SEC_INODES2, 0);
+	for (size_t i = 0; i < sizeof(ins) / sizeof(ins[0]); i++)
+		sizes += mig_in2_put(&w, &d, &ins[i]);
+	d = (struct mig_delta){ 0 };
+	for (size_t i = 0; i < sizeof(hs) / sizeof(hs[0]); i++)
+		sizes += mig_h2_put(&w, &d, &hs[i]);
+	CHECK(mig_w_section_size(&w) == sizes);
+	mig_w_end(&w);
+	CHECK(mig_w_finish(&w) == 0);
+	lseek(fd, 0, SEEK_SET);
+	CHECK(mig_r_init(&r, fd, 2) == 0);
+	CHECK(mig_r_next(&r, &type, &flags, &c) == 1);
+	d = (struct mig_delta){ 0 };
+	for (size_t i = 0; i < sizeof(ins) / sizeof(ins[0]); i++) {
+		struct pt_mig_inode e;
+
+		CHECK(mig_in2_get(&c, &d, &e) == NULL);
+		CHECK(e.nodeid == ins[i].nodeid && e.nlookup == ins[i].nlookup &&
+		      e.generation == ins[i].generation &&
+		      e.parent == ins[i].parent && e.kind == ins[i].kind &&
+		      e.namelen == ins[i].namelen &&
+		      memcmp(e.name, ins[i].name ? ins[i].name : "",
+			     e.namelen) == 0);
+	}
+	d = (struct mig_delta){ 0 };
+	for (size_t i = 0; i < sizeof(hs) / sizeof(hs[0]); i++) {
+		struct pt_mig_handle h;
+
+		CHECK(mig_h2_get(&c, &d, &h) == NULL);
+		CHECK(h.fh == hs[i].fh && h.nodeid == hs[i].nodeid &&
+		      h.flags == hs[i].flags && h.is_dir == hs[i].is_dir);
+	}
+	CHECK(!c.bad && c.left == 0);
+	mig_r_free(&r);
+	close(fd);
+}
+
 /* A stream that needs a newer reader is refused before any section. */
 static void version_cases(void)
 {
@@ -455,6 +638,8 @@ int main(void)
 	cases(2);
 	compact_cases();
 	version_cases();
+	order_cases();
+	codec_cases();
 
 	snprintf(p, sizeof(p), "rm -rf '%s'", dir);
 	if (system(p) != 0)
