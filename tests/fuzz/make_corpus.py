@@ -136,7 +136,7 @@ out('fuzz_mig_load', 'fhandles', stream([session(), mounts([(76, b'')]),
                                          inodes2([ENTS[0],
                                                   (2, 1, 4, 76, struct.pack('<i', 1) + b'\x0c\0\0\0\0\0\0\0'),
                                                   (3, 1, 4, 76, struct.pack('<i', 1) + b'\x0d\0\0\0\0\0\0\0')]),
-                                         handles2([(5, 3, 0, 0)]), counters(9, 9)]))
+                                         counters(9, 9)]))
 
 # ---- fuzz_fuse: requests after INIT (fuzz_fuse.c's framing) ----
 FUSE_LOOKUP, FUSE_GETATTR, FUSE_READLINK, FUSE_OPEN, FUSE_READ = 1, 3, 5, 14, 15
