@@ -7,8 +7,9 @@
  * nlookup, generation, kind, parent, name}.
  *
  * With a pre-copy tracker (pt_mig_track.c) the tracked parent + name of
- * an inode is taken as it is, without a syscall (use_tracked); only what
- * the tracker does not know (or invalidated) is resolved as below.
+ * an inode is taken as it is, without a syscall (use_tracked; one statx
+ * for an inode an open handle holds); only what the tracker does not
+ * know (or invalidated) is resolved as below.
  *
  * Resolving (a snapshot: no pre-copy): the path comes from readlink of
  * the inode's fd in /proc/self/fd, made relative to the shared dir (with
@@ -75,6 +76,7 @@ struct src_rec {
 	uint16_t namelen;
 	uint8_t kind;
 	bool forwarded;          /* INVALID already on arrival */
+	bool held_open;          /* an open handle holds the inode */
 	uint32_t depth;
 	uint8_t *fh;             /* --migration-verify-handles */
 	uint16_t fh_len;
@@ -878,24 +880,51 @@ static void links_remove(struct pt_fs *fs, struct pt_mig_src *s)
 	}
 }
 
+/* pt_handle_foreach callback: mark the records of inodes held open. */
+static int mark_open_cb(struct pt_handle *h, void *arg)
+{
+	struct pt_mig_src *s = arg;
+	ssize_t i = src_find(s, h->inode->nodeid);
+
+	if (i >= 0)
+		s->v[i].held_open = true;
+	return 0;
+}
+
 /*
- * Take the pre-copy record of r as it is, without a syscall: the tracker
- * followed every guest RENAME, UNLINK, RMDIR, LINK and creation, so a
- * record that is still set (not invalidated or queued for the thread) is
- * where the guest left the inode.  Only third-party changes on the host
- * escape it (as in the Rust virtiofsd, which does not check either);
- * --migration-confirm-paths checks every path afterwards.  The parent
- * must be a directory in the save; rec_depth() then drops records whose
- * parent chain does not reach the root.  True when r was set.
+ * Take the pre-copy record of r as it is: the tracker followed every
+ * guest RENAME, UNLINK, RMDIR, LINK and creation, so a record that is
+ * still set (not invalidated or queued for the thread) is where the guest
+ * left the inode.  Only third-party changes on the host escape it (the
+ * Rust virtiofsd does not check either); --migration-confirm-paths checks
+ * every path afterwards.  Without a syscall, except for an inode that an
+ * open handle holds: one statx of its name in the parent, because a
+ * stale name there would break a file the guest has open (a lookup-only
+ * inode costs the guest an error at most, and there are many more of
+ * them).  The parent must be a directory in the save; rec_depth() then
+ * drops records whose parent chain does not reach the root.  True when r
+ * was set.
  */
-static bool use_tracked(struct pt_mig_src *s, struct src_rec *r,
-			const struct pt_track_loc *loc)
+static bool use_tracked(struct pt_fs *fs, struct pt_mig_src *s,
+			struct src_rec *r, const struct pt_track_loc *loc)
 {
 	if (!loc->parent || bad_name(loc->name, loc->namelen) ||
 	    memchr(loc->name, '/', loc->namelen) ||
 	    memchr(loc->name, 0, loc->namelen) ||
 	    !S_ISDIR(loc->parent->ftype) || src_find(s, loc->parent->nodeid) < 0)
 		return false;
+	if (r->held_open) {
+		char name[NAME_MAX + 1];
+		int pfd = pt_inode_fd_get(fs, loc->parent), err;
+		bool same;
+
+		memcpy(name, loc->name, loc->namelen);
+		name[loc->namelen] = 0;
+		same = pfd >= 0 && name_is(pfd, name, r->in, &err);
+		pt_inode_fd_put(fs, loc->parent, pfd);
+		if (!same)
+			return false;
+	}
 	set_loc(r, PT_MIG_PATH, loc->parent->nodeid, loc->name, loc->namelen,
 		0);
 	return r->kind == PT_MIG_PATH;
@@ -1057,6 +1086,14 @@ int pt_mig_prepare(struct pt_fs *fs)
 	s->root_path[n] = 0;
 	s->root_len = (size_t)n;
 
+	/* Room for the table (the walks may add anchors: it grows). */
+	s->cap = (size_t)atomic_load(&fs->n_inodes) +
+		 (size_t)atomic_load(&fs->n_invalid) + 256;
+	s->v = malloc(s->cap * sizeof(*s->v));
+	if (!s->v) {
+		ret = -ENOMEM;
+		goto fail;
+	}
 	ca.s = s;
 	ca.err = 0;
 	pt_inode_foreach(fs, collect_cb, &ca);
@@ -1085,12 +1122,18 @@ int pt_mig_prepare(struct pt_fs *fs)
 		tracked = false;
 	}
 	/* Pre-copy records: taken as they are (use_tracked). */
+	if (tracked) {
+		ret = pt_handle_foreach(fs, mark_open_cb, s);
+		if (ret)
+			goto fail;
+	}
 	for (size_t i = 0; tracked && i < s->n; i++) {
 		struct src_rec *r = &s->v[i];
 
 		if (r->kind != KIND_UNSET)
 			continue;
-		if (pt_track_get(fs, r->nodeid, &loc) && use_tracked(s, r, &loc))
+		if (pt_track_get(fs, r->nodeid, &loc) &&
+		    use_tracked(fs, s, r, &loc))
 			verified++;
 	}
 	for (size_t i = 0; tracked && i < s->n; i++)

@@ -767,8 +767,10 @@ static void save_fails(struct vfe_env *e)
  * inode; docs/migration.md "Pre-copy"): a third party renaming a file on
  * the host after the pre-copy recorded it is not seen, the stale name is
  * sent and the destination cannot open it (abort: the load fails;
- * guest-error: that id fails for the guest).  With
- * --migration-confirm-paths the same rename fails the save instead.
+ * guest-error: that id fails for the guest).  Inodes held by an open
+ * handle are the exception (one statx each): o, open and renamed the
+ * same way, is found under its new name.  With --migration-confirm-paths
+ * the rename of x fails the save instead.
  */
 static void precopy_trust(bool confirm)
 {
@@ -778,18 +780,22 @@ static void precopy_trust(bool confirm)
 	struct vfe_env a, b, c;
 	struct fuse_attr_out at;
 	struct blob blob;
-	uint64_t t, x, y;
+	uint64_t t, x, y, o, ofh;
 
 	vfe_env_up_args(&a, confirm ? cp : NULL);
 	CHECK(mkdir(vfe_shared_path(&a, "t"), 0755) == 0);
 	host_write(vfe_shared_path(&a, "t/x"), "x");
 	host_write(vfe_shared_path(&a, "t/y"), "y");
+	host_write(vfe_shared_path(&a, "t/o"), "open");
 	t = lookup(&a.f, ROOT, "t");
 	x = lookup(&a.f, t, "x");
 	y = lookup(&a.f, t, "y");
+	o = lookup(&a.f, t, "o");
+	ofh = open_fh(&a.f, o, O_RDONLY);
 	CHECK_OK(vfe_dev_log_start(&a.dev));
 	CHECK(wait_log(&a.d, "pre-copy: paths of", 5000));
 	host_rename(&a, "t/x", "t/x2");   /* behind the tracker */
+	host_rename(&a, "t/o", "t/o2");
 	if (confirm) {
 		save_fails(&a);
 		CHECK(vfe_daemon_log_contains(&a.d, "--migration-confirm-paths: "
@@ -801,7 +807,7 @@ static void precopy_trust(bool confirm)
 		return;
 	}
 	save_state(&a, &blob);
-	CHECK(vfe_daemon_log_contains(&a.d, "3 of 4 inodes as tracked, 0 "
+	CHECK(vfe_daemon_log_contains(&a.d, "3 of 5 inodes as tracked, 1 "
 				      "resolved at save"));
 	vfe_mig_dest_up(&b, &a, "dest", NULL);
 	CHECK_EQ(vfe_mig_load(&b, blob.p, blob.len), 1);
@@ -812,6 +818,8 @@ static void precopy_trust(bool confirm)
 	vfe_mig_dest_start(&c, &a);
 	CHECK_ERR(vfe_fuse_getattr(&c.f, x, false, 0, &at), -ENOENT);
 	check_ino(&a, &c.f, y, "t/y");
+	check_ino(&a, &c.f, o, "t/o2");
+	check_read(&c.f, o, ofh, "open");
 	dest_down(&c);
 	free(blob.p);
 	vfe_env_down(&a);
