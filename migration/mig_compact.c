@@ -54,11 +54,22 @@ size_t mig_in2_put(struct mig_writer *w, struct mig_delta *d,
 		n += put_uv(w, e->generation);
 	if (e->parent != d->other)
 		n += put_delta(w, d->other, e->parent);
-	n += put_uv(w, e->namelen) + e->namelen;
+	/* name: (shared prefix << 8 | suffix length), then the suffix */
+	size_t shared = 0;
+
+	while (shared < e->namelen && shared < d->prevlen &&
+	       e->name[shared] == d->prev[shared])
+		shared++;
+	if (shared < MIG_IN2_MIN_SHARED)
+		shared = 0;
+	n += put_uv(w, (uint64_t)shared << 8 | (e->namelen - shared)) +
+	     e->namelen - shared;
 	if (w)
-		mig_w_bytes(w, e->name, e->namelen);
+		mig_w_bytes(w, e->name + shared, e->namelen - shared);
 	d->nodeid = e->nodeid;
 	d->other = e->parent;
+	d->prev = e->name;
+	d->prevlen = e->namelen;
 	return n;
 }
 
@@ -66,7 +77,8 @@ size_t mig_in2_put(struct mig_writer *w, struct mig_delta *d,
 const char *mig_in2_get(struct mig_cur *c, struct mig_delta *d,
 			struct pt_mig_inode *e)
 {
-	uint64_t namelen;
+	uint64_t namelen, shared, suffix;
+	const void *p;
 	uint8_t flags;
 
 	memset(e, 0, sizeof(*e));
@@ -90,20 +102,30 @@ const char *mig_in2_get(struct mig_cur *c, struct mig_delta *d,
 	namelen = mig_c_uv(c);
 	if (c->bad)
 		return "truncated or bad varint";
-	if (namelen > NAME_MAX) {
+	shared = namelen >> 8;
+	suffix = namelen & 0xff;
+	if (shared > d->prevlen) {
+		c->bad = true;
+		return "shared prefix longer than the previous name";
+	}
+	if (shared + suffix > MIG_IN2_NAME_MAX) {
 		c->bad = true;
 		return "name longer than 255 bytes";
 	}
-	e->namelen = (uint16_t)namelen;
-	e->name = mig_c_bytes(c, e->namelen);
+	p = mig_c_bytes(c, (size_t)suffix);
 	if (c->bad)
 		return "truncated name";
+	/* The prefix is in d->name already (the previous name). */
+	memcpy(d->name + shared, p, (size_t)suffix);
+	e->namelen = (uint16_t)(shared + suffix);
+	e->name = d->name;
 	if (!e->nodeid) {
 		c->bad = true;
 		return "node id 0";
 	}
 	d->nodeid = e->nodeid;
 	d->other = e->parent;
+	d->prevlen = e->namelen;
 	return NULL;
 }
 

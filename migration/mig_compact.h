@@ -31,11 +31,24 @@ struct pt_mig_handle;
 #define MIG_INODE2_MIN 3
 #define MIG_HANDLE2_MIN 3
 
-/* Delta bases of one section: zero at the start of every section, so
- * that each section decodes on its own. */
+/* Longest name an INODES2 entry carries (NAME_MAX; a file handle's
+ * 4 + 128 bytes fit too). */
+#define MIG_IN2_NAME_MAX 255
+
+/* Names sharing fewer leading bytes with the previous entry's are sent
+ * whole: a shared prefix makes the length field 2 bytes. */
+#define MIG_IN2_MIN_SHARED 2
+
+/* Delta bases of one section: zero (and an empty name) at the start of
+ * every section, so that each section decodes on its own. */
 struct mig_delta {
 	uint64_t nodeid;   /* previous entry's node id */
 	uint64_t other;    /* INODES2: previous parent field; HANDLES2: fh */
+	/* INODES2: the previous entry's name.  Writer: a pointer to it;
+	 * reader: a copy (an entry's name is rebuilt here). */
+	const char *prev;
+	size_t prevlen;
+	char name[MIG_IN2_NAME_MAX];
 };
 
 /*
@@ -46,11 +59,12 @@ size_t mig_in2_put(struct mig_writer *w, struct mig_delta *d,
 		   const struct pt_mig_inode *e);
 
 /*
- * Decode one INODES2 entry into *e (its name points into the payload)
- * and advance *d.  Returns NULL, or a short reason why the entry is
- * malformed (truncated, a varint over 10 bytes or overlong, reserved
- * flag bits, a name longer than 255 bytes, node id 0); then c->bad is
- * set.  The kind is not checked (the loader and the printer do).
+ * Decode one INODES2 entry into *e and advance *d; e->name points into
+ * d (valid until the next call on d).  Returns NULL, or a short reason
+ * why the entry is malformed (truncated, a varint over 10 bytes or
+ * overlong, reserved flag bits, a shared prefix longer than the previous
+ * name, a name longer than 255 bytes, node id 0); then c->bad is set.
+ * The kind is not checked (the loader and the printer do).
  */
 const char *mig_in2_get(struct mig_cur *c, struct mig_delta *d,
 			struct pt_mig_inode *e);

@@ -378,6 +378,21 @@ static void compact_cases(void)
 					    1, 'd' };
 	static const uint8_t name256[] = { 2, 0, 0, 0, 2, 0x30, 0, 8, 0x21, 2,
 					   0x80, 0x02, 'd' };
+	/* names sharing a prefix with the previous entry's: file1 whole
+	 * (+1 -> 6, parent 5), file2 as 4 shared bytes + "2" (+1 -> 7, same
+	 * parent; 4 << 8 | 1 = 0x401 as a varint: 0x81 0x08) */
+	static const uint8_t prefix[] = { 4, 0, 0, 0, 2, 0x30, 0, 8, 0x21, 2, 1,
+					  'd', 2, 0x21, 8, 5, 'f', 'i', 'l',
+					  'e', '1', 2, 0x31, 0x81, 0x08, '2' };
+	/* a shared prefix longer than the previous name ("d": 1 byte) */
+	static const uint8_t shared_long[] = { 3, 0, 0, 0, 2, 0x30, 0, 8, 0x21,
+					       2, 1, 'd', 2, 0x21, 8, 0x81,
+					       0x04, 'x' };
+	/* 5 shared bytes + 251 more: a name of 256 bytes */
+	static const uint8_t shared_256[] = { 4, 0, 0, 0, 2, 0x30, 0, 8, 0x21,
+					      2, 1, 'd', 2, 0x21, 8, 5, 'f',
+					      'i', 'l', 'e', '1', 2, 0x31, 0xfb,
+					      0x0b };
 	/* handles: open flags above 32 bits, fh 0, node id 0, cut */
 	static const uint8_t h_flags[] = { 1, 0, 0, 0, 2, 10, 0x80, 0x80, 0x80,
 					   0x80, 0x40 };
@@ -400,6 +415,9 @@ static void compact_cases(void)
 	CHECK(run_raw(wraps, sizeof(wraps), NULL, 0) == -EBADMSG);
 	CHECK(run_raw(reserved, sizeof(reserved), NULL, 0) == -EBADMSG);
 	CHECK(run_raw(name256, sizeof(name256), NULL, 0) == -EBADMSG);
+	CHECK(run_raw(prefix, sizeof(prefix), NULL, 0) == 0);
+	CHECK(run_raw(shared_long, sizeof(shared_long), NULL, 0) == -EBADMSG);
+	CHECK(run_raw(shared_256, sizeof(shared_256), NULL, 0) == -EBADMSG);
 	CHECK(run_raw(ok, sizeof(ok), h_flags, sizeof(h_flags)) == -EBADMSG);
 	CHECK(run_raw(ok, sizeof(ok), h_fh0, sizeof(h_fh0)) == -EBADMSG);
 	CHECK(run_raw(ok, sizeof(ok), h_id0, sizeof(h_id0)) == -EBADMSG);
@@ -523,8 +541,11 @@ static void order_cases(void)
 	}
 }
 
-/* The compact codec round trip on the entries of order_cases()'s kind and
- * on extreme values. */
+#define NAME64 "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_"
+#define NAME255 NAME64 NAME64 NAME64 "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-"
+
+/* The compact codec round trip on extreme values and on names that share
+ * prefixes with the previous entry's. */
 static void codec_cases(void)
 {
 	static const struct pt_mig_inode ins[] = {
@@ -537,6 +558,21 @@ static void codec_cases(void)
 		  .parent = 116, .kind = PT_MIG_INVALID },
 		{ .nodeid = 7, .kind = PT_MIG_FHANDLE, .parent = 76,
 		  .name = "\x01\0\0\0\x0c\0\0\0\0\0\0\0", .namelen = 12 },
+		/* shared prefixes: 11 bytes, none (one byte only), all */
+		{ .nodeid = 8, .kind = PT_MIG_FHANDLE, .parent = 76,
+		  .name = "\x01\0\0\0\x0c\0\0\0\0\0\0\x01", .namelen = 12 },
+		{ .nodeid = 9, .kind = PT_MIG_PATH, .parent = 8,
+		  .name = "\x01x", .namelen = 2 },
+		{ .nodeid = 10, .kind = PT_MIG_PATH, .parent = 8,
+		  .name = "\x01x", .namelen = 2 },
+		{ .nodeid = 11, .kind = PT_MIG_PATH, .parent = 8,
+		  .name = "\x01xyz", .namelen = 4 },
+		{ .nodeid = 12, .kind = PT_MIG_PATH, .parent = 8,
+		  .name = "\x01x", .namelen = 2 },
+		{ .nodeid = 13, .kind = PT_MIG_PATH, .parent = 8,
+		  .name = NAME255, .namelen = 255 },
+		{ .nodeid = 14, .kind = PT_MIG_PATH, .parent = 8,
+		  .name = NAME255, .namelen = 254 },
 	};
 	static const struct pt_mig_handle hs[] = {
 		{ .fh = 5, .nodeid = 7, .flags = 02 | 02000, .is_dir = 0 },
@@ -629,6 +665,12 @@ int main(void)
 	f = fopen(p, "w");
 	fclose(f);
 	snprintf(p, sizeof(p), "%s/d/f", dir);
+	f = fopen(p, "w");
+	fclose(f);
+	snprintf(p, sizeof(p), "%s/d/file1", dir);
+	f = fopen(p, "w");
+	fclose(f);
+	snprintf(p, sizeof(p), "%s/d/file2", dir);
 	f = fopen(p, "w");
 	fclose(f);
 
