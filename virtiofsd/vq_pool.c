@@ -397,6 +397,11 @@ unsigned vq_pool_get(struct vq_pool *p, unsigned max, struct vq_job **list)
 		pthread_cond_wait(&p->freed, &p->lock);
 		p->free_waiters--;
 	}
+	/* Half of what is free at most, so that the queue threads of other
+	 * rings find slots too (the unused ones come back at the end of the
+	 * caller's round). */
+	if (max > (p->nfree + 1) / 2)
+		max = (p->nfree + 1) / 2;
 	first = last = p->free_list;
 	while (n < max && last->next) {
 		last = last->next;

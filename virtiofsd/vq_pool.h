@@ -52,7 +52,7 @@ void vq_pool_free(struct vq_pool *p);
 
 /*
  * Take free job slots of p: wait until at least one is free, then take up
- * to max (>= 1) of them.  *list receives them linked through ->next.
+ * to max (>= 1) of them, and no more than half of those free (rounded up).  *list receives them linked through ->next.
  * Returns how many were taken.
  */
 unsigned vq_pool_get(struct vq_pool *p, unsigned max, struct vq_job **list);
