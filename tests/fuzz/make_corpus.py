@@ -74,6 +74,7 @@ def sv(d):
 def inodes2(ents, gens=None):
     p = struct.pack('<I', len(ents))
     prev_id = prev_parent = 0
+    prev_name = b''
     for i, (nodeid, nlookup, kind, parent, name) in enumerate(ents):
         gen = gens[i] if gens else 0
         flags = kind | (0x08 if gen else 0) | \
@@ -85,8 +86,14 @@ def inodes2(ents, gens=None):
             p += uv(gen)
         if parent != prev_parent:
             p += sv(parent - prev_parent)
-        p += uv(len(name)) + name
-        prev_id, prev_parent = nodeid, parent
+        shared = 0                      # leading bytes of the previous name
+        while shared < min(len(name), len(prev_name)) and \
+                name[shared] == prev_name[shared]:
+            shared += 1
+        if shared < 2:
+            shared = 0
+        p += uv(shared << 8 | (len(name) - shared)) + name[shared:]
+        prev_id, prev_parent, prev_name = nodeid, parent, name
     return section(8, 1, p)
 
 
