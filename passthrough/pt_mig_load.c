@@ -46,9 +46,9 @@
  * the indexes are read-only while they run.
  *
  * Syscalls: openat, statx, newfstatat, name_to_handle_at,
- * open_by_handle_at, unlinkat, close, sched_getaffinity, clock_gettime,
- * rt_sigprocmask, clone, clone3, futex, mmap, mprotect, munmap, madvise,
- * set_robust_list, rseq.
+ * open_by_handle_at, unlinkat, close, fcntl, prlimit64, sched_getaffinity,
+ * clock_gettime, rt_sigprocmask, clone, clone3, futex, mmap, mprotect,
+ * munmap, madvise, set_robust_list, rseq.
  */
 #include <dirent.h>
 #include <fcntl.h>
@@ -60,6 +60,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <time.h>
 #include <unistd.h>
 #include <linux/fuse.h>
@@ -1199,6 +1200,31 @@ static void finish_dirs(struct pt_mig_load *l)
 	}
 }
 
+/*
+ * Grow this process's fd table once to hold about n more fds.  The kernel
+ * grows it by doubling, and with several threads every growth waits for an
+ * RCU grace period (milliseconds each on a busy host): opening ten
+ * thousand fds one by one spent most of its time there.  A table never
+ * shrinks, so one F_DUPFD at the top leaves room for all of them.
+ */
+static void fd_table_reserve(size_t n)
+{
+	struct rlimit rl;
+	size_t top;
+	int fd;
+
+	if (n < 256 || getrlimit(RLIMIT_NOFILE, &rl) || rl.rlim_cur < 128)
+		return;
+	top = n + 64;
+	if (rl.rlim_cur != RLIM_INFINITY && top >= rl.rlim_cur)
+		top = rl.rlim_cur - 1;
+	if (top > INT_MAX)
+		top = INT_MAX;
+	fd = fcntl(0, F_DUPFD_CLOEXEC, (int)top);
+	if (fd >= 0)
+		close(fd);
+}
+
 static unsigned ld_threads(void)
 {
 	cpu_set_t set;
@@ -1237,6 +1263,9 @@ int pt_mig_load_finish(struct pt_mig_load *l)
 	if (ret)
 		return ret;
 	finish_dirs(l);
+	/* Every inode held by an fd, the directories kept, the handles. */
+	fd_table_reserve((pt_fh_on(l->fs) ? (l->in < l->keep_max ? l->in :
+					    l->keep_max) : l->in) + l->hn);
 	ret = -ENOMEM;
 
 	/* Entries by depth (stream order within one), and the children of
