@@ -1,10 +1,11 @@
 /*
  * mig_compact.h - the compact entries of format version 2: INODES2 and
- * HANDLES2 (docs/migration.md, "Stream format").  Varints (mig_stream.h)
- * and deltas from the previous entry of the same section, so that a
- * table sorted the way mig_order_inodes() sorts it costs a few bytes per
- * entry plus the names.  Shared by the writer (mig_state.c), the loader
- * (mig_state.c) and the printer (mig_print.c).
+ * HANDLES2 (docs/migration.md, "Stream format").  Varints (mig_stream.h),
+ * deltas from the previous entry of the same section and names that
+ * share their leading bytes with the previous entry's, so that a table
+ * sorted the way mig_order_inodes() sorts it costs a few bytes per entry
+ * plus what differs in the names.  Shared by the writer (mig_state.c),
+ * the loader (mig_state.c) and the printer (mig_print.c).
  */
 #ifndef MIG_COMPACT_H
 #define MIG_COMPACT_H
