@@ -46,7 +46,8 @@
  * the indexes are read-only while they run.
  *
  * Syscalls: openat, statx, newfstatat, name_to_handle_at,
- * open_by_handle_at, unlinkat, close, fcntl, prlimit64, sched_getaffinity,
+ * open_by_handle_at, unlinkat, close, fcntl, prlimit64, fstatfs,
+ * getdents64, sched_getaffinity,
  * clock_gettime, rt_sigprocmask, clone, clone3, futex, mmap, mprotect,
  * munmap, madvise, set_robust_list, rseq.
  */
@@ -57,6 +58,9 @@
 #include <sched.h>
 #include <signal.h>
 #include <stdatomic.h>
+#include <sys/statfs.h>
+#include <sys/syscall.h>
+#include <linux/magic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -119,6 +123,7 @@ struct ld_ino {
 	uint16_t namelen;
 	uint8_t kind;
 	bool invalid, is_root, used, stable, fast, kept;
+	bool dent;                  /* ino, mode: from its directory's listing */
 };
 
 struct ld_hnd {
@@ -147,7 +152,9 @@ struct pt_mig_load;
 
 struct ld_run {
 	struct pt_mig_load *l;
-	void (*fn)(struct pt_mig_load *l, struct ld_arena *a, size_t job);
+	void (*fn)(struct pt_mig_load *l, struct ld_arena *a,
+		   const struct ld_job *job);
+	const struct ld_job *jobs;
 	size_t njobs;
 	_Atomic size_t next;
 };
@@ -191,7 +198,7 @@ struct pt_mig_load {
 	} mc[LD_MOUNTS];
 	unsigned nmc, nthreads;
 	_Atomic size_t kept, redone;
-	size_t keep_max, n_fast;
+	size_t keep_max, n_fast, n_listed;
 	struct ld_worker wk[LD_MAX_THREADS];
 };
 
@@ -726,7 +733,7 @@ static void stage_open(struct pt_mig_load *l, struct ld_arena *a, int pfd,
  * done (opened, or failed with x->res), 1 when the long way must be taken.
  */
 static int stage_short(struct pt_mig_load *l, struct ld_arena *a, int pfd,
-		       struct ld_ino *x)
+		       const struct ld_ino *p, struct ld_ino *x)
 {
 	union {
 		struct file_handle fh;
@@ -742,16 +749,25 @@ static int stage_short(struct pt_mig_load *l, struct ld_arena *a, int pfd,
 	if (name_to_handle_at(pfd, x->name, &u.fh, &mid, 0) < 0 ||
 	    u.fh.handle_bytes == 0 || u.fh.handle_bytes > PT_FH_MAX)
 		return 1;
-	if (pt_stat_at(pfd, x->name, &st, &mnt_id) || mid <= 0 ||
-	    mnt_id != (uint64_t)mid)
+	if (mid <= 0)
 		return 1;
+	if (x->dent && (uint64_t)mid == p->mnt_id) {
+		/* Listed in its directory, on the same mount: the same
+		 * superblock, whose st_dev the parent has. */
+		mnt_id = (uint64_t)mid;
+		x->dev = p->dev;
+	} else {
+		if (pt_stat_at(pfd, x->name, &st, &mnt_id) ||
+		    mnt_id != (uint64_t)mid)
+			return 1;
+		x->dev = st.st_dev;
+		x->ino = st.st_ino;
+		x->mode = st.st_mode;
+	}
 	m = mount_known(l, mnt_id);
 	if (!m)
 		return 1;
-	x->dev = st.st_dev;
-	x->ino = st.st_ino;
 	x->mnt_id = mnt_id;
-	x->mode = st.st_mode;
 	x->fast = true;
 	want = expected_fh(l, x->nodeid);
 	if (want) {
@@ -808,10 +824,108 @@ static void stage_fhandle(struct pt_mig_load *l, struct ld_arena *a,
 	stage_fd(l, a, x);
 }
 
-/* Job of an inode step: open its entries. */
-static void job_inodes(struct pt_mig_load *l, struct ld_arena *a, size_t j)
+/* Hash of a name (FNV-1a). */
+static uint32_t name_hash(const char *s)
 {
-	const struct ld_job *jb = &l->jobs[j];
+	uint32_t h = 2166136261u;
+
+	while (*s)
+		h = (h ^ (uint8_t)*s++) * 16777619u;
+	return h;
+}
+
+/* File systems whose listing gives what statx would: d_ino is st_ino,
+ * d_type the file type, and every file of one mount has the st_dev of
+ * its superblock. */
+static bool listing_trusted(int fd)
+{
+	struct statfs sf;
+
+	if (fstatfs(fd, &sf))
+		return false;
+	return sf.f_type == EXT4_SUPER_MAGIC || sf.f_type == XFS_SUPER_MAGIC ||
+	       sf.f_type == TMPFS_MAGIC;
+}
+
+/*
+ * Job of a listing step (under handles, before the children of a stable
+ * directory p are opened the short way): read p once and take the inode
+ * number and type of each child it lists (x->dent), which spares the
+ * short way its statx.  Binding changes after p's ctime was read are
+ * caught by the same check as the short way's (job_inodes).  At most
+ * 4 entries read per child in the stream (+ 4096), so that a few
+ * children of a huge directory do not list all of it.
+ */
+static void job_list(struct pt_mig_load *l, struct ld_arena *a,
+		     const struct ld_job *jb)
+{
+	const struct ld_ino *p = &l->iv[jb->p];
+	size_t cap = 64, budget = (size_t)jb->n * 4 + 4096;
+	int pfd, tfd = -1, dfd;
+	uint32_t *tab;
+	char *buf;
+
+	(void)a;
+	pfd = p->is_root ? pt_root_fd(l->fs) : p->fd;
+	if (pfd < 0)
+		pfd = tfd = fhd_open(l->fs, p->fh, O_PATH | O_DIRECTORY);
+	if (pfd < 0)
+		return;
+	dfd = listing_trusted(pfd) ?
+	      openat(pfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC) : -1;
+	if (tfd >= 0)
+		close(tfd);
+	if (dfd < 0)
+		return;
+	while (cap < (size_t)jb->n * 2)
+		cap *= 2;
+	tab = malloc(cap * sizeof(*tab));
+	buf = malloc(32768);
+	if (!tab || !buf)
+		goto out;
+	memset(tab, 0xff, cap * sizeof(*tab));
+	for (uint32_t i = 0; i < jb->n; i++) {
+		size_t k = name_hash(l->iv[jb->idx[i]].name) & (cap - 1);
+
+		while (tab[k] != NO_IDX)
+			k = (k + 1) & (cap - 1);
+		tab[k] = jb->idx[i];
+	}
+	while (budget) {
+		long n = syscall(SYS_getdents64, dfd, buf, 32768);
+
+		if (n <= 0)
+			break;
+		for (long off = 0; off < n && budget; budget--) {
+			const struct dirent64 *de =
+				(const struct dirent64 *)(buf + off);
+			size_t k = name_hash(de->d_name) & (cap - 1);
+
+			off += de->d_reclen;
+			if (de->d_type == DT_UNKNOWN)
+				continue;
+			for (; tab[k] != NO_IDX; k = (k + 1) & (cap - 1)) {
+				struct ld_ino *x = &l->iv[tab[k]];
+
+				if (!strcmp(x->name, de->d_name)) {
+					x->ino = de->d_ino;
+					x->mode = DTTOIF(de->d_type);
+					x->dent = true;
+					break;
+				}
+			}
+		}
+	}
+out:
+	free(tab);
+	free(buf);
+	close(dfd);
+}
+
+/* Job of an inode step: open its entries. */
+static void job_inodes(struct pt_mig_load *l, struct ld_arena *a,
+		       const struct ld_job *jb)
+{
 	struct pt_fs *fs = l->fs;
 	const struct ld_ino *p;
 	int pfd, tfd = -1, pres = 0;
@@ -851,7 +965,7 @@ static void job_inodes(struct pt_mig_load *l, struct ld_arena *a, size_t j)
 			x->why = "cannot open it in its parent";
 			continue;
 		}
-		if (fast && !x->nchild && !stage_short(l, a, pfd, x)) {
+		if (fast && !x->nchild && !stage_short(l, a, pfd, p, x)) {
 			nshort++;
 			continue;
 		}
@@ -879,22 +993,24 @@ static void *worker_main(void *arg)
 	size_t j;
 
 	while ((j = atomic_fetch_add(&r->next, 1)) < r->njobs)
-		r->fn(r->l, &w->arena, j);
+		r->fn(r->l, &w->arena, &r->jobs[j]);
 	return NULL;
 }
 
-/* Run fn on every job of l->jobs: in this thread alone when the step is
- * small (work entries), else with up to l->nthreads threads. */
-static void run_jobs(struct pt_mig_load *l, size_t work,
-		     void (*fn)(struct pt_mig_load *, struct ld_arena *, size_t))
+/* Run fn on jobs[0..njobs): in this thread alone when the step is small
+ * (work entries), else with up to l->nthreads threads. */
+static void run_jobs(struct pt_mig_load *l, const struct ld_job *jobs,
+		     size_t njobs, size_t work,
+		     void (*fn)(struct pt_mig_load *, struct ld_arena *,
+				const struct ld_job *))
 {
-	struct ld_run r = { .l = l, .fn = fn, .njobs = l->njobs };
+	struct ld_run r = { .l = l, .fn = fn, .jobs = jobs, .njobs = njobs };
 	unsigned nt = work >= LD_MIN_PAR ? l->nthreads : 1, started = 0;
 	sigset_t all, old;
 
 	atomic_init(&r.next, 0);
-	if (nt > l->njobs)
-		nt = (unsigned)l->njobs;
+	if (nt > njobs)
+		nt = (unsigned)njobs;
 	if (nt > 1) {
 		/* Signals stay with the threads that handle them. */
 		sigfillset(&all);
@@ -914,22 +1030,32 @@ static void run_jobs(struct pt_mig_load *l, size_t work,
 		pthread_join(l->wk[i].th, NULL);
 }
 
+/* One job of n entries idx[] under parent p.  0 or -ENOMEM. */
+static int push_job(struct pt_mig_load *l, uint32_t p, const uint32_t *idx,
+		    uint32_t n)
+{
+	if (l->njobs == l->jcap) {
+		size_t nc = l->jcap ? l->jcap * 2 : 64;
+		struct ld_job *nv = realloc(l->jobs, nc * sizeof(*nv));
+
+		if (!nv)
+			return -ENOMEM;
+		l->jobs = nv;
+		l->jcap = nc;
+	}
+	l->jobs[l->njobs++] = (struct ld_job){ .p = p, .n = n, .idx = idx };
+	return 0;
+}
+
+/* Jobs of at most LD_CHUNK entries for idx[0..n).  0 or -ENOMEM. */
 static int add_job(struct pt_mig_load *l, uint32_t p, const uint32_t *idx,
 		   uint32_t n)
 {
 	while (n) {
 		uint32_t k = n < LD_CHUNK ? n : LD_CHUNK;
 
-		if (l->njobs == l->jcap) {
-			size_t nc = l->jcap ? l->jcap * 2 : 64;
-			struct ld_job *nv = realloc(l->jobs, nc * sizeof(*nv));
-
-			if (!nv)
-				return -ENOMEM;
-			l->jobs = nv;
-			l->jcap = nc;
-		}
-		l->jobs[l->njobs++] = (struct ld_job){ .p = p, .n = k, .idx = idx };
+		if (push_job(l, p, idx, k))
+			return -ENOMEM;
 		idx += k;
 		n -= k;
 	}
@@ -1041,14 +1167,16 @@ static int check_step(struct pt_mig_load *l, const uint32_t *idx, size_t n)
 			mount_learn(l, x->fh->mnt);
 		if (x->fast)
 			l->n_fast++;
+		if (x->fast && x->dent)
+			l->n_listed++;
 	}
 	return 0;
 }
 
 /* Job of the handle step: reopen its handles with their flags. */
-static void job_handles(struct pt_mig_load *l, struct ld_arena *a, size_t j)
+static void job_handles(struct pt_mig_load *l, struct ld_arena *a,
+			const struct ld_job *jb)
 {
-	const struct ld_job *jb = &l->jobs[j];
 	struct pt_fs *fs = l->fs;
 
 	(void)a;
@@ -1115,7 +1243,7 @@ static int finish_handles(struct pt_mig_load *l, uint32_t *hidx)
 	l->njobs = 0;
 	if (add_job(l, NO_IDX, hidx, (uint32_t)l->hn))
 		return -ENOMEM;
-	run_jobs(l, l->hn, job_handles);
+	run_jobs(l, l->jobs, l->njobs, l->hn, job_handles);
 	for (size_t i = 0; i < l->hn; i++) {
 		struct ld_hnd *y = &l->hv[i];
 		uint64_t nodeid = l->iv[y->ino].nodeid;
@@ -1320,7 +1448,27 @@ int pt_mig_load_finish(struct pt_mig_load *l)
 			    add_job(l, up[i], l->kids + p->kid0, p->nchild))
 				goto out;
 		}
-		run_jobs(l, lvl[d + 1] - lvl[d], job_inodes);
+		if (pt_fh_on(l->fs)) {
+			size_t nopen = l->njobs, work = 0;
+
+			/* Listing step: one job per stable parent with enough
+			 * children, after the open jobs in l->jobs. */
+			for (size_t i = 0; i < nup; i++) {
+				const struct ld_ino *p = &l->iv[up[i]];
+
+				if (p->nchild < 16 || !p->stable || p->invalid ||
+				    !S_ISDIR(p->mode))
+					continue;
+				if (push_job(l, up[i], l->kids + p->kid0,
+					     p->nchild))
+					goto out;
+				work += p->nchild;
+			}
+			run_jobs(l, l->jobs + nopen, l->njobs - nopen, work,
+				 job_list);
+			l->njobs = nopen;
+		}
+		run_jobs(l, l->jobs, l->njobs, lvl[d + 1] - lvl[d], job_inodes);
 		ret = check_step(l, order + lvl[d], lvl[d + 1] - lvl[d]);
 		/* The parents' fds kept for this step are done with. */
 		for (size_t i = 0; i < nup; i++) {
@@ -1345,10 +1493,11 @@ int pt_mig_load_finish(struct pt_mig_load *l)
 		goto out;
 	l->finished = true;
 	l->failed = false;
-	LOG_DBG("migration: opened %zu inodes (%zu by name_to_handle_at + "
-		"statx, %zu of them again the long way) and %zu handles with "
-		"%u thread(s) in %.1f ms (CPU %.1f ms)", l->in, l->n_fast,
-		(size_t)atomic_load(&l->redone), l->hn, l->nthreads,
+	LOG_DBG("migration: opened %zu inodes (%zu by name_to_handle_at, "
+		"%zu of them without statx (listed); %zu again the long way) "
+		"and %zu handles with %u thread(s) in %.1f ms (CPU %.1f ms)",
+		l->in, l->n_fast, l->n_listed, (size_t)atomic_load(&l->redone),
+		l->hn, l->nthreads,
 		ld_now_ms(CLOCK_MONOTONIC) - t0,
 		ld_now_ms(CLOCK_PROCESS_CPUTIME_ID) - c0);
 out:
