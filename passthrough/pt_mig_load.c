@@ -36,9 +36,15 @@
  * again to the same value by a change within the same clock tick (or the
  * same second on a file system with 1 s timestamps): such a directory's
  * children take the long way; so do the children of a directory whose
- * second statx differs, again.  Directories with children keep their
+ * second statx differs, again.  On ext4, xfs and tmpfs, where a
+ * directory listing gives a child's st_ino (d_ino) and file type (d_type)
+ * and a mount has one st_dev, a stable directory with 16 or more children
+ * in the stream is listed once first (job_list), and its listed leaves on
+ * the directory's own mount skip the statx: one name_to_handle_at each,
+ * under the same ctime check.  Directories with children keep their
  * O_PATH fd until the children are open (at most fs->fh.max of them under
- * handles; the others are reopened by handle).
+ * handles; the others are reopened by handle).  The fd table is grown
+ * once, up front (fd_table_reserve).
  *
  * Locking: called from the vhost-user transfer thread while the rings are
  * stopped, on a file system that holds nothing but its root.  The worker
