@@ -160,8 +160,25 @@ static inline int fv_rcur_copy(struct fv_rcur *c, void *dst, size_t len)
 /* Copy up to len bytes without advancing; returns the number copied. */
 size_t fv_rcur_peek(const struct fv_rcur *c, void *dst, size_t len);
 
-/* Advance by len bytes.  Returns 0 or -EINVAL if fewer are left. */
-int fv_rcur_skip(struct fv_rcur *c, size_t len);
+/* fv_rcur_skip() across segments (or past the end: -EINVAL): same
+ * arguments and return. */
+int fv_rcur_skip_slow(struct fv_rcur *c, size_t len);
+
+/* Advance by len bytes.  Returns 0 or -EINVAL if fewer are left.  Inline
+ * for a skip inside the current segment. */
+static inline int fv_rcur_skip(struct fv_rcur *c, size_t len)
+{
+	if (__builtin_expect(len <= c->left && c->i < c->n, 1)) {
+		size_t room = c->iov[c->i].iov_len - c->off;
+
+		if (__builtin_expect(len < room, 1)) {
+			c->off += len;
+			c->left -= len;
+			return 0;
+		}
+	}
+	return fv_rcur_skip_slow(c, len);
+}
 
 /* Describe the next len bytes as memory fuse_bufs (pointers into the
  * request buffers) and advance.  Returns the number of bufs used (>= 0),

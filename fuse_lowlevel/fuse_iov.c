@@ -131,8 +131,9 @@ size_t fv_rcur_peek(const struct fv_rcur *c, void *dst, size_t len)
 	return len;
 }
 
-/* Advance by len bytes; 0, or -EINVAL if fewer are left. */
-int fv_rcur_skip(struct fv_rcur *c, size_t len)
+/* Advance by len bytes; 0, or -EINVAL if fewer are left.  (fv_rcur_skip()
+ * handled a skip that stays inside the current segment already.) */
+int fv_rcur_skip_slow(struct fv_rcur *c, size_t len)
 {
 	if (len > c->left)
 		return -EINVAL;
