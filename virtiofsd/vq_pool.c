@@ -392,9 +392,14 @@ unsigned vq_pool_get(struct vq_pool *p, unsigned max, struct vq_job **list)
 	unsigned n = 1;
 
 	pthread_mutex_lock(&p->lock);
-	while (!p->free_list) {
+	/* Queue threads already waiting go first: one that does not sleep
+	 * while any slot is free would otherwise keep the free count below
+	 * wake_free and starve them. */
+	if (!p->free_list || p->free_waiters) {
 		p->free_waiters++;
-		pthread_cond_wait(&p->freed, &p->lock);
+		do
+			pthread_cond_wait(&p->freed, &p->lock);
+		while (!p->free_list);
 		p->free_waiters--;
 	}
 	/* Half of what is free at most, so that the queue threads of other

@@ -51,8 +51,9 @@ struct vq_pool *vq_pool_new(struct fuse_session *se, unsigned nthreads,
 void vq_pool_free(struct vq_pool *p);
 
 /*
- * Take free job slots of p: wait until at least one is free, then take up
- * to max (>= 1) of them, and no more than half of those free (rounded up).  *list receives them linked through ->next.
+ * Take free job slots of p: wait until at least one is free (or, while
+ * other callers wait for slots, until woken after them), then take up to
+ * max (>= 1) of them, and no more than half of those free (rounded up).  *list receives them linked through ->next.
  * Returns how many were taken.
  */
 unsigned vq_pool_get(struct vq_pool *p, unsigned max, struct vq_job **list);
