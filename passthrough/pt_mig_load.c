@@ -1133,6 +1133,10 @@ static int check_step(struct pt_mig_load *l, const uint32_t *idx, size_t n)
 
 		if (x->invalid)
 			continue;   /* sent as INVALID */
+		if (x->fast) {   /* the short way, whatever it found */
+			l->n_fast++;
+			l->n_listed += x->dent;
+		}
 		if (x->kind == PT_MIG_PATH) {
 			const struct ld_ino *p = &l->iv[x->ref];
 
@@ -1171,10 +1175,6 @@ static int check_step(struct pt_mig_load *l, const uint32_t *idx, size_t n)
 			return -ENOMEM;
 		if (x->fh)
 			mount_learn(l, x->fh->mnt);
-		if (x->fast)
-			l->n_fast++;
-		if (x->fast && x->dent)
-			l->n_listed++;
 	}
 	return 0;
 }
