@@ -171,9 +171,14 @@ static inline int fv_rcur_skip(struct fv_rcur *c, size_t len)
 	if (__builtin_expect(len <= c->left && c->i < c->n, 1)) {
 		size_t room = c->iov[c->i].iov_len - c->off;
 
-		if (__builtin_expect(len < room, 1)) {
-			c->off += len;
+		if (__builtin_expect(len <= room, 1)) {
 			c->left -= len;
+			if (len == room) {
+				c->i++;
+				c->off = 0;
+			} else {
+				c->off += len;
+			}
 			return 0;
 		}
 	}

@@ -219,22 +219,22 @@ size_t fv_iov_write_slow(const struct iovec *iov, unsigned n, size_t off,
 }
 
 /* Fill dst (max entries) with the pieces of iov covering [off, off+len);
- * returns the number of entries. */
+ * returns the number of entries.  Whole segments before off are skipped
+ * first; the usual case (a READ reply's data in one segment) is then a
+ * single entry. */
 unsigned fv_iov_slice(const struct iovec *iov, unsigned n, size_t off,
 		      size_t len, struct iovec *dst, unsigned max)
 {
-	unsigned nd = 0;
+	unsigned i = 0, nd = 0;
 	size_t done = 0;
 
-	for (unsigned i = 0; i < n && done < len && nd < max; i++) {
-		size_t seg = iov[i].iov_len;
+	while (i < n && off >= iov[i].iov_len)
+		off -= iov[i++].iov_len;
+	for (; i < n && done < len && nd < max; i++) {
+		size_t l = iov[i].iov_len - off;
 
-		if (off >= seg) {
-			off -= seg;
-			continue;
-		}
-		size_t l = seg - off;
-
+		if (l == 0)
+			continue;   /* an empty segment: no entry */
 		if (l > len - done)
 			l = len - done;
 		dst[nd].iov_base = (char *)iov[i].iov_base + off;
