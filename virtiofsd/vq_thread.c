@@ -155,19 +155,20 @@ static bool pool_round(struct vq *vq)
 	while (slots && popped < VQ_BATCH && keep_going(vq)) {
 		struct vq_job *job = slots;
 		size_t written = 0;
+		bool more = false;
 		int r;
 
 		pthread_mutex_lock(&vq->push_lock);
 		r = vq_pop(vq, &dev->mem, &job->elem);
-		if (r == 0 && vq_enable_kick_and_recheck(vq))
-			r = -EAGAIN;
+		if (r == 0)
+			more = vq_enable_kick_and_recheck(vq);
 		pthread_mutex_unlock(&vq->push_lock);
+		if (r == 0 && more)
+			continue;
 		if (r == 0 || r == -EIO) {
 			dry = true;
 			break;
 		}
-		if (r == -EAGAIN)
-			continue;
 		popped++;
 		if (r < 0) {
 			quick++;        /* returned to the driver by vq_pop */
