@@ -41,8 +41,9 @@
  * meanwhile.
  *
  * Locking: pool->lock (free list, FIFO, idle stack, waking, stop) is taken
- * alone; completion takes a ring's push_lock, then the gate's lock, never
- * with pool->lock held.  A worker's pending table is its own.
+ * alone; completion takes a ring's push_lock (never with pool->lock held)
+ * and leaves the ring's gate entry after dropping it.  A worker's pending
+ * table is its own.
  *
  * Syscalls: futex (+ the thread runtime of seccomp/sc_filter.c).
  */
@@ -145,8 +146,8 @@ static void put_foreign(struct vq_job *job)
 /*
  * Notify vq's driver if it asks for it, then retire n completions of vq
  * (push_lock held).  Returns true when vq has nothing in flight any more:
- * the caller then leaves the ring's gate entry (see add_inflight_locked()
- * in vq_thread.c) once it has dropped push_lock.
+ * the caller then leaves the ring's gate entry (see add_inflight() in
+ * vq_thread.c) once it has dropped push_lock.
  */
 static bool retire_locked(struct vq *vq, unsigned n)
 {

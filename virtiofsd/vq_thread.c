@@ -13,7 +13,7 @@
  * Gate and in-flight accounting: a ring with requests handed to a pool
  * (inflight > 0, under push_lock) holds one memory-gate entry for all of
  * them, taken when inflight leaves 0 and left by the pool worker that
- * brings it back to 0 (add_inflight_locked(), vq_pool.c).  A request is
+ * brings it back to 0 (add_inflight(), vq_pool.c).  A request is
  * counted until it is pushed and its notification decided, so the drain
  * also waits for notifications a worker holds back (vq_pool.c).
  *
@@ -50,17 +50,25 @@ static bool keep_going(struct vq *vq)
 }
 
 /*
- * Count n more requests of vq in flight on a pool (push_lock held, the
- * caller inside the gate).  While any is in flight the ring holds one
- * gate entry of its own: taken here when the count leaves 0, left by the
- * pool when the count returns to 0 (vq_pool.c), so a batch costs the gate
- * lock twice, not twice per request.
+ * Count n more requests of vq in flight on a pool, before they are
+ * submitted (the caller is inside the gate and holds no lock).  While any
+ * is in flight the ring holds one gate entry of its own: taken here when
+ * the count leaves 0, left by the pool worker that brings it back to 0
+ * (vq_pool.c), so a batch costs the gate lock twice, not twice per
+ * request.  The entry is taken after push_lock is dropped (lock order:
+ * gate, then push_lock); nobody can bring the count back to 0 meanwhile,
+ * as the jobs counted are not submitted yet.
  */
-static void add_inflight_locked(struct vq *vq, unsigned n)
+static void add_inflight(struct vq *vq, unsigned n)
 {
-	if (!vq->inflight && n)
-		vu_gate_enter_nested(&vq->dev->mem_gate);
+	bool first;
+
+	pthread_mutex_lock(&vq->push_lock);
+	first = !vq->inflight && n;
 	vq->inflight += n;
+	pthread_mutex_unlock(&vq->push_lock);
+	if (first)
+		vu_gate_enter_nested(&vq->dev->mem_gate);
 }
 
 /*
@@ -76,9 +84,7 @@ static void hand_off_blocking(struct vq *vq, const struct vq_elem *e)
 	vq_pool_get(dev->block_pool, 1, &job);
 	memcpy(&job->elem, e, sizeof(*e));
 	job->vq = vq;
-	pthread_mutex_lock(&vq->push_lock);
-	add_inflight_locked(vq, 1);
-	pthread_mutex_unlock(&vq->push_lock);
+	add_inflight(vq, 1);
 	vq_pool_submit(dev->block_pool, job, NULL);
 }
 
@@ -196,13 +202,13 @@ static bool pool_round(struct vq *vq)
 		tail = &job->next;
 		nbatch++;
 	}
-	if (nbatch || quick) {
+	if (quick) {
 		pthread_mutex_lock(&vq->push_lock);
-		add_inflight_locked(vq, nbatch);
-		if (quick)
-			vq_notify(vq);
+		vq_notify(vq);
 		pthread_mutex_unlock(&vq->push_lock);
 	}
+	if (nbatch)
+		add_inflight(vq, nbatch);
 	vq_pool_submit(dev->pool, batch, slots);
 	vu_gate_leave(&dev->mem_gate);
 	return dry || !keep_going(vq);
