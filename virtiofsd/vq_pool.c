@@ -27,8 +27,10 @@
  * lock), so a spurious wake-up changes nothing.
  *
  * Notifications (request pool).  A worker pushes every reply at once
- * (vq_push: the used entry and the dirty log) but notifies the driver once
- * per drain: while more jobs are queued, a ring's completions stay pending
+ * (vq_push: the used entry and the dirty log) and, with EVENT_IDX, asks
+ * vq_notify() at once too (the driver's used_event suppresses the write
+ * while it is busy); without EVENT_IDX it notifies once per drain.  The
+ * retirement is what waits: while more jobs are queued, a ring's completions stay pending
  * (still counted in the ring's inflight, which keeps the ring's gate entry
  * and makes GET_VRING_BASE wait) and are retired - vq_notify(), which
  * applies EVENT_IDX, then inflight, then the gate entry when inflight
@@ -206,6 +208,11 @@ static void complete(struct vq_worker *w, struct vq_job *job, size_t written)
 	pthread_mutex_lock(&vq->push_lock);
 	vq_push(vq, &job->elem, (uint32_t)written);
 	if (defer) {
+		/* The notification itself need not wait with EVENT_IDX: a
+		 * busy driver has not moved used_event, so this is a few
+		 * loads and no write; an idle one gets its reply now. */
+		if (vq->event_idx)
+			vq_notify(vq);
 		pthread_mutex_unlock(&vq->push_lock);
 		if (!w->pending[vq->index]++)
 			w->rings[w->nrings++] = vq;
