@@ -738,6 +738,107 @@ slow:
 	return 0;
 }
 
+static uint64_t dev_ino_hash(uint64_t dev, uint64_t ino)
+{
+	return ino * 0x9e3779b97f4a7c15ULL ^ dev;
+}
+
+/*
+ * Handle-held inodes (--inode-file-handles) would each cost an
+ * open_by_handle_at (and the fd cache's close of another fd) only to
+ * read their /proc path.  Instead, list the directories resolved so far
+ * and match their entries by (directory's dev, d_ino) with the
+ * handle-held records still unresolved: d_ino is only a hint (a mount
+ * point shows the inode below it, a file system may differ), every match
+ * is confirmed by name_is() (one statx, the whole key), and what is not
+ * found this way is resolved by its path afterwards.  The listing is
+ * bounded: at most 4 entries per wanted inode plus 64 Ki in all, so a
+ * huge directory the guest holds few children of cannot cost more than
+ * the opens it saves.  0 or -ENOMEM.
+ */
+static int scan_dirs(struct pt_fs *fs, struct pt_mig_src *s, size_t *found)
+{
+	struct imap want = { 0 };
+	size_t nwant = 0, budget, nrec = s->n;
+	char *buf;
+
+	for (size_t i = 0; i < s->n; i++) {
+		const struct src_rec *r = &s->v[i];
+
+		if (r->kind != KIND_UNSET || !r->in || !r->in->fh_len ||
+		    S_ISDIR(r->in->ftype))
+			continue;
+		if (pt_imap_add(&want, dev_ino_hash(r->in->key.dev,
+						    r->in->key.ino), i)) {
+			pt_imap_free(&want);
+			return -ENOMEM;
+		}
+		nwant++;
+	}
+	if (nwant < 64) {   /* not worth a listing */
+		pt_imap_free(&want);
+		return 0;
+	}
+	buf = malloc(65536);
+	if (!buf) {
+		pt_imap_free(&want);
+		return -ENOMEM;
+	}
+	budget = 4 * nwant + 65536;
+	for (size_t d = 0; d < nrec && budget && *found < nwant; d++) {
+		const struct src_rec *dr = &s->v[d];
+		int dfd, lfd;
+		ssize_t n;
+
+		if (!dr->in || !S_ISDIR(dr->in->ftype) ||
+		    (dr->kind != PT_MIG_PATH && dr->kind != PT_MIG_ROOT))
+			continue;
+		dfd = pt_inode_fd_get(fs, dr->in);
+		if (dfd < 0)
+			continue;
+		lfd = openat(dfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+		while (lfd >= 0 && budget &&
+		       (n = getdents64(lfd, buf, 65536)) > 0) {
+			for (ssize_t off = 0; off < n;) {
+				struct dirent64 *de = (void *)(buf + off);
+				size_t pos = SIZE_MAX, ci, len;
+
+				off += de->d_reclen;
+				if (budget)
+					budget--;
+				if (de->d_type == DT_DIR)
+					continue;
+				len = strlen(de->d_name);
+				if (bad_name(de->d_name, len) ||
+				    pt_mig_hidden(dr->in, de->d_name))
+					continue;
+				while (pt_imap_next(&want,
+						    dev_ino_hash(dr->in->key.dev,
+								 de->d_ino),
+						    &pos, &ci)) {
+					struct src_rec *c = &s->v[ci];
+					int err;
+
+					if (c->kind != KIND_UNSET ||
+					    c->in->key.ino != de->d_ino ||
+					    c->in->key.dev != dr->in->key.dev ||
+					    !name_is(dfd, de->d_name, c->in, &err))
+						continue;
+					set_loc(c, PT_MIG_PATH, dr->nodeid,
+						de->d_name, len, dr->depth + 1);
+					(*found)++;
+				}
+			}
+		}
+		if (lfd >= 0)
+			close(lfd);
+		pt_inode_fd_put(fs, dr->in, dfd);
+	}
+	free(buf);
+	pt_imap_free(&want);
+	return 0;
+}
+
 /* s->order: record indices by depth (root first, parents before their
  * children), in one counting pass instead of a comparison sort.  0 or
  * -ENOMEM. */
@@ -1049,7 +1150,7 @@ int pt_mig_prepare(struct pt_fs *fs)
 	struct pt_mig_src *s;
 	struct collect_arg ca;
 	struct pt_track_loc loc;
-	size_t verified = 0, walked = 0;
+	size_t verified = 0, walked = 0, scanned = 0;
 	uint64_t trecs;
 	double t0 = ms_now(), tcoll;
 	bool tracked;
@@ -1138,8 +1239,26 @@ int pt_mig_prepare(struct pt_fs *fs)
 	}
 	for (size_t i = 0; tracked && i < s->n; i++)
 		rec_depth(s, i, 0);
-	/* Everything else: walk the /proc path.  Records appended by the
-	 * walks (anchors) are resolved by them. */
+	/* Everything else: by the /proc path (resolve), directories first,
+	 * then handle-held files found in their listings (scan_dirs), then
+	 * the rest.  Records appended by the walks (anchors) are resolved by
+	 * them. */
+	for (size_t i = 0; i < s->n; i++) {
+		if (s->v[i].kind != KIND_UNSET || !S_ISDIR(s->v[i].in->ftype))
+			continue;
+		walked++;
+		ret = resolve(fs, s, i);
+		if (ret) {
+			LOG_ERR("migration: inode %llu: %s",
+				(unsigned long long)s->v[i].nodeid,
+				strerror(-ret));
+			goto fail;
+		}
+	}
+	ret = scan_dirs(fs, s, &scanned);
+	if (ret)
+		goto fail;
+	walked += scanned;
 	for (size_t i = 0; i < s->n; i++) {
 		if (s->v[i].kind != KIND_UNSET)
 			continue;
@@ -1174,8 +1293,9 @@ int pt_mig_prepare(struct pt_fs *fs)
 		LOG_INFO("migration: %zu inodes by file handle on %zu mount(s); "
 			 "prepared in %.1f ms", s->n, s->nmnts, ms_now() - t0);
 	else
-		LOG_INFO("migration: %zu inodes resolved at save; prepared in "
-			 "%.1f ms", s->n, ms_now() - t0);
+		LOG_INFO("migration: %zu inodes resolved at save (%zu found in "
+			 "directory listings); prepared in %.1f ms", s->n,
+			 scanned, ms_now() - t0);
 	return 0;
 fail:
 	pthread_mutex_unlock(&fs->mig_lock);
