@@ -11,9 +11,11 @@
  * for an inode an open handle holds); only what the tracker does not
  * know (or invalidated) is resolved as below.
  *
- * Resolving (a snapshot: no pre-copy): the path comes from readlink of
- * the inode's fd in /proc/self/fd, made relative to the shared dir (with
- * a '/' boundary).  When the directory part is a directory already
+ * Resolving (a snapshot: no pre-copy) goes directories first, then the
+ * files held by file handles found in the directories' listings
+ * (scan_dirs: no open_by_handle_at for them), then the rest, by path:
+ * the path comes from readlink of the inode's fd in /proc/self/fd, made
+ * relative to the shared dir (with a '/' boundary).  When the directory part is a directory already
  * resolved in this save (a cache from path string to record), one statx
  * of the last name in that directory checks the identity (dev, ino,
  * mount id); otherwise the path is walked from the longest cached prefix
