@@ -1475,6 +1475,53 @@ static void t_load_tree_handles(void)
 	load_tree("--inode-file-handles=mandatory");
 }
 
+/* Under file handles, a replaced file opened the short way (its directory
+ * old enough): the handle the source sent differs from the one
+ * name_to_handle_at gives here. */
+static void t_load_verify_short(void)
+{
+	static const char *const src[] = { "--inode-file-handles=mandatory",
+					   "--migration-verify-handles", NULL };
+	static const char *const ab[] = { "--inode-file-handles=mandatory",
+					  NULL };
+	static const char *const ge[] = { "--inode-file-handles=mandatory",
+					  "--migration-on-error=guest-error",
+					  NULL };
+	struct fuse_attr_out at;
+	struct vfe_env a, b;
+	struct blob blob;
+	uint64_t dir, v, w;
+
+	vfe_env_up_args(&a, src);
+	CHECK(mkdir(vfe_shared_path(&a, "vh"), 0755) == 0);
+	host_write(vfe_shared_path(&a, "vh/v"), "original");
+	host_write(vfe_shared_path(&a, "vh/w"), "kept");
+	CHECK_OK(vfe_dev_log_start(&a.dev));
+	CHECK(wait_log(&a.d, "pre-copy: paths of", 5000));
+	dir = lookup(&a.f, ROOT, "vh");
+	v = lookup(&a.f, dir, "v");
+	w = lookup(&a.f, dir, "w");
+	save_state(&a, &blob);
+	CHECK(unlink(vfe_shared_path(&a, "vh/v")) == 0);
+	host_write(vfe_shared_path(&a, "vh/v"), "impostor");
+	ptree_settle();
+	vfe_mig_dest_up(&b, &a, "dest", ab);
+	CHECK_EQ(vfe_mig_load(&b, blob.p, blob.len), 1);
+	CHECK(vfe_daemon_log_contains(&b.d, "file handle differs"));
+	dest_down(&b);
+	vfe_mig_dest_up(&b, &a, "dest2", ge);
+	CHECK_EQ(vfe_mig_load(&b, blob.p, blob.len), 0);
+	note_log(&b.d, "migration: opened");
+	CHECKF(opened_short(&b.d) >= 2, "%ld inodes opened the short way",
+	       opened_short(&b.d));
+	vfe_mig_dest_start(&b, &a);
+	CHECK_ERR(vfe_fuse_getattr(&b.f, v, false, 0, &at), -ESTALE);
+	check_ino(&a, &b.f, w, "vh/w");
+	dest_down(&b);
+	free(blob.p);
+	vfe_env_down(&a);
+}
+
 static const struct vfe_test tests[] = {
 	{ "save_load", t_save_load, 60 },
 	{ "bad_blobs", t_bad_blobs, 60 },
@@ -1497,6 +1544,7 @@ static const struct vfe_test tests[] = {
 	{ "snapshot_paths_fh", t_snapshot_paths_fh, 60 },
 	{ "load_tree_fds", t_load_tree_fds, 120 },
 	{ "load_tree_handles", t_load_tree_handles, 120 },
+	{ "load_verify_short", t_load_verify_short, 60 },
 };
 
 int main(int argc, char **argv)
