@@ -195,6 +195,8 @@ static bool pool_round(struct vq *vq)
 				written = 0;
 			pthread_mutex_lock(&vq->push_lock);
 			vq_push(vq, &job->elem, (uint32_t)written);
+			if (vq->event_idx)   /* as in process_inline() */
+				vq_notify(vq);
 			pthread_mutex_unlock(&vq->push_lock);
 			quick++;
 			continue;
