@@ -365,22 +365,36 @@ static void print_inode(struct printer *P, const struct pt_mig_inode *e)
 		err_line(P, "inode with node id 0");
 }
 
+/*
+ * Print the u32 count that opens a table section (INODES, HANDLES; both
+ * versions) and say what is wrong with it: not bounded by the bytes left
+ * at min bytes an entry (exact: every entry is min bytes), or no SESSION
+ * before.  False when the section has no count at all.
+ */
+static bool table_count(struct printer *P, struct mig_cur *c, const char *what,
+			size_t min, bool exact, uint32_t *count)
+{
+	*count = mig_c_u32(c);
+	if (c->bad) {
+		err_line(P, "%s section without a count", what);
+		return false;
+	}
+	fprintf(P->out, "  count: %" PRIu32 "\n", *count);
+	if (*count > c->left / min || (exact && *count * min != c->left))
+		err_line(P, "%s: count %" PRIu32 " does not fit the "
+			 "section's %zu bytes", what, *count, c->left);
+	if (!P->sessions)
+		err_line(P, "%s before SESSION", what);
+	return true;
+}
+
 /* Version 1 INODES: u32 count, fixed-width entries. */
 static void print_inodes(struct printer *P, struct mig_cur *c)
 {
-	FILE *out = P->out;
-	uint32_t count = mig_c_u32(c);
+	uint32_t count;
 
-	if (c->bad) {
-		err_line(P, "INODES section without a count");
+	if (!table_count(P, c, "INODES", MIG_INODE_FIXED, false, &count))
 		return;
-	}
-	fprintf(out, "  count: %" PRIu32 "\n", count);
-	if (count > c->left / MIG_INODE_FIXED)
-		err_line(P, "INODES: count %" PRIu32 " does not fit the "
-			 "section's %zu bytes", count, c->left);
-	if (!P->sessions)
-		err_line(P, "INODES before SESSION");
 	for (uint32_t i = 0; i < count; i++) {
 		struct pt_mig_inode e;
 
@@ -407,18 +421,10 @@ static void print_inodes(struct printer *P, struct mig_cur *c)
 static void print_inodes2(struct printer *P, struct mig_cur *c)
 {
 	struct mig_delta d = { 0 };
-	uint32_t count = mig_c_u32(c);
+	uint32_t count;
 
-	if (c->bad) {
-		err_line(P, "INODES2 section without a count");
+	if (!table_count(P, c, "INODES2", MIG_INODE2_MIN, false, &count))
 		return;
-	}
-	fprintf(P->out, "  count: %" PRIu32 "\n", count);
-	if (count > c->left / MIG_INODE2_MIN)
-		err_line(P, "INODES2: count %" PRIu32 " does not fit the "
-			 "section's %zu bytes", count, c->left);
-	if (!P->sessions)
-		err_line(P, "INODES2 before SESSION");
 	for (uint32_t i = 0; i < count; i++) {
 		struct pt_mig_inode e;
 		const char *why = mig_in2_get(c, &d, &e);
@@ -510,18 +516,10 @@ static void print_handle(struct printer *P, const struct pt_mig_handle *h)
 /* Version 1 HANDLES: u32 count, 21-byte entries. */
 static void print_handles(struct printer *P, struct mig_cur *c)
 {
-	uint32_t count = mig_c_u32(c);
+	uint32_t count;
 
-	if (c->bad) {
-		err_line(P, "HANDLES section without a count");
+	if (!table_count(P, c, "HANDLES", MIG_HANDLE_LEN, true, &count))
 		return;
-	}
-	fprintf(P->out, "  count: %" PRIu32 "\n", count);
-	if (c->left % MIG_HANDLE_LEN || count != c->left / MIG_HANDLE_LEN)
-		err_line(P, "HANDLES: count %" PRIu32 " does not match the "
-			 "section's %zu bytes", count, c->left);
-	if (!P->sessions)
-		err_line(P, "HANDLES before SESSION");
 	for (uint32_t i = 0; i < count; i++) {
 		struct pt_mig_handle h;
 
@@ -543,18 +541,10 @@ static void print_handles(struct printer *P, struct mig_cur *c)
 static void print_handles2(struct printer *P, struct mig_cur *c)
 {
 	struct mig_delta d = { 0 };
-	uint32_t count = mig_c_u32(c);
+	uint32_t count;
 
-	if (c->bad) {
-		err_line(P, "HANDLES2 section without a count");
+	if (!table_count(P, c, "HANDLES2", MIG_HANDLE2_MIN, false, &count))
 		return;
-	}
-	fprintf(P->out, "  count: %" PRIu32 "\n", count);
-	if (count > c->left / MIG_HANDLE2_MIN)
-		err_line(P, "HANDLES2: count %" PRIu32 " does not fit the "
-			 "section's %zu bytes", count, c->left);
-	if (!P->sessions)
-		err_line(P, "HANDLES2 before SESSION");
 	for (uint32_t i = 0; i < count; i++) {
 		struct pt_mig_handle h;
 		const char *why = mig_h2_get(c, &d, &h);

@@ -365,20 +365,35 @@ static int load_config(struct loader *L, struct mig_cur *c)
 	return 0;
 }
 
+/*
+ * Open a table section (INODES, HANDLES; both versions): SESSION must
+ * have come first, then the u32 count, bounded by the bytes left at min
+ * bytes an entry (exact: every entry is exactly min bytes).  Returns 0
+ * with *count, or -EBADMSG (logged).
+ */
+static int table_count(struct loader *L, struct mig_cur *c, const char *what,
+		       size_t min, bool exact, uint32_t *count)
+{
+	if (!L->pl) {
+		LOG_ERR("migration: %s before SESSION", what);
+		return -EBADMSG;
+	}
+	*count = mig_c_u32(c);
+	if (c->bad || *count > c->left / min ||
+	    (exact && *count * min != c->left)) {
+		LOG_ERR("migration: %s: count %u does not fit the section "
+			"(%zu bytes)", what, *count, c->left);
+		return -EBADMSG;
+	}
+	return 0;
+}
+
 static int load_inodes(struct loader *L, struct mig_cur *c)
 {
 	uint32_t count;
 
-	if (!L->pl) {
-		LOG_ERR("migration: INODES before SESSION");
+	if (table_count(L, c, "INODES", MIG_INODE_FIXED, false, &count))
 		return -EBADMSG;
-	}
-	count = mig_c_u32(c);
-	if (c->bad || count > c->left / MIG_INODE_FIXED) {
-		LOG_ERR("migration: INODES: count %u does not fit the section "
-			"(%zu bytes)", count, c->left);
-		return -EBADMSG;
-	}
 	for (uint32_t i = 0; i < count; i++) {
 		struct pt_mig_inode e;
 		int ret;
@@ -414,16 +429,8 @@ static int load_inodes2(struct loader *L, struct mig_cur *c)
 	struct mig_delta d = { 0 };
 	uint32_t count;
 
-	if (!L->pl) {
-		LOG_ERR("migration: INODES before SESSION");
+	if (table_count(L, c, "INODES", MIG_INODE2_MIN, false, &count))
 		return -EBADMSG;
-	}
-	count = mig_c_u32(c);
-	if (c->bad || count > c->left / MIG_INODE2_MIN) {
-		LOG_ERR("migration: INODES: count %u does not fit the section "
-			"(%zu bytes)", count, c->left);
-		return -EBADMSG;
-	}
 	for (uint32_t i = 0; i < count; i++) {
 		struct pt_mig_inode e;
 		const char *why = mig_in2_get(c, &d, &e);
@@ -503,17 +510,8 @@ static int load_handles(struct loader *L, struct mig_cur *c)
 {
 	uint32_t count;
 
-	if (!L->pl) {
-		LOG_ERR("migration: HANDLES before SESSION");
+	if (table_count(L, c, "HANDLES", MIG_HANDLE_LEN, true, &count))
 		return -EBADMSG;
-	}
-	count = mig_c_u32(c);
-	if (c->bad || c->left % MIG_HANDLE_LEN ||
-	    count != c->left / MIG_HANDLE_LEN) {
-		LOG_ERR("migration: HANDLES: count %u does not match the section "
-			"(%zu bytes)", count, c->left);
-		return -EBADMSG;
-	}
 	for (uint32_t i = 0; i < count; i++) {
 		struct pt_mig_handle h;
 		int ret;
@@ -536,16 +534,8 @@ static int load_handles2(struct loader *L, struct mig_cur *c)
 	struct mig_delta d = { 0 };
 	uint32_t count;
 
-	if (!L->pl) {
-		LOG_ERR("migration: HANDLES before SESSION");
+	if (table_count(L, c, "HANDLES", MIG_HANDLE2_MIN, false, &count))
 		return -EBADMSG;
-	}
-	count = mig_c_u32(c);
-	if (c->bad || count > c->left / MIG_HANDLE2_MIN) {
-		LOG_ERR("migration: HANDLES: count %u does not fit the section "
-			"(%zu bytes)", count, c->left);
-		return -EBADMSG;
-	}
 	for (uint32_t i = 0; i < count; i++) {
 		struct pt_mig_handle h;
 		const char *why = mig_h2_get(c, &d, &h);
