@@ -18,7 +18,9 @@
 # Usage: bench/daemon.sh [--seconds=S] [--reps=N] [--depth=N] [--pool=N]
 #                        [--ops=a,b,...] [--only=cfg,...] [--out=FILE.md]
 # Ops: lookup getattr readdirplus create read4k read1m write4k write1m.
-set -euo pipefail
+set -Eeuo pipefail
+# Say where a failing command stopped the run (set -e alone exits silently).
+trap 'say "stopped: line $LINENO: $BASH_COMMAND (status $?)"' ERR
 # shellcheck source=scripts/lib/common.sh
 . "$(dirname "$0")/../scripts/lib/common.sh"
 # shellcheck source=bench/lib.sh
