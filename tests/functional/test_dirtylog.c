@@ -34,13 +34,26 @@ static void start_log(struct vfe_env *e)
 	CHECK_OK(vfe_dev_log_prepare(&e->dev));
 	CHECK_OK(vfe_dev_start(&e->dev));
 	/* Starting may legitimately write the used rings (flags, avail_event),
-	 * also from the queue threads later: a round trip on both rings lets
-	 * that settle before the log is cleared. */
+	 * also from the queue threads later: a round trip on both rings, then
+	 * until each ring thread went idle (its last act is to set avail_event
+	 * to the avail index, and to log that write: the notification of the
+	 * reply comes before it), before the log is cleared. */
 	{
 		struct fuse_attr_out a;
 
 		CHECK_OK(vfe_fuse_getattr(&e->f, ROOT, false, 0, &a));
 		CHECK_OK(vfe_fuse_forget(&e->f, 0x7ffffffff0000ull, 1));
+		for (unsigned q = 0; q < e->dev.nvqs; q++) {
+			struct vfe_vring *vr = &e->dev.vq[q];
+			int i;
+
+			for (i = 0; i < 2000 && vr->event_idx &&
+			     vfe_vring_avail_event(vr) != vr->avail_idx; i++)
+				usleep(1000);
+			CHECKF(i < 2000, "ring %u: avail_event %u, avail %u", q,
+			       vfe_vring_avail_event(vr), vr->avail_idx);
+		}
+		usleep(20000);   /* the log write that follows avail_event */
 	}
 	vfe_log_clear(&e->dev.log);
 }

@@ -232,6 +232,11 @@ uint16_t vfe_vring_used_idx(const struct vfe_vring *vr)
 	return __atomic_load_n(&vr->used->idx, __ATOMIC_ACQUIRE);
 }
 
+uint16_t vfe_vring_avail_event(struct vfe_vring *vr)
+{
+	return __atomic_load_n(avail_event_ptr(vr), __ATOMIC_ACQUIRE);
+}
+
 bool vfe_vring_has_used(struct vfe_vring *vr)
 {
 	return vfe_vring_used_idx(vr) != vr->last_used;

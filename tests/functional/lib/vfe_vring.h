@@ -147,6 +147,10 @@ bool vfe_vring_drain_call(struct vfe_vring *vr);
 /* used->idx as the device last wrote it. */
 uint16_t vfe_vring_used_idx(const struct vfe_vring *vr);
 
+/* The device's avail_event (EVENT_IDX): the avail index at which it asks
+ * to be kicked next; a device that went idle has set it to avail_idx. */
+uint16_t vfe_vring_avail_event(struct vfe_vring *vr);
+
 /* Number of chains added and not yet returned. */
 unsigned vfe_vring_in_flight(const struct vfe_vring *vr);
 
