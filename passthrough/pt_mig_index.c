@@ -6,6 +6,7 @@
  * Threading: an index belongs to one save or load; no lock.
  */
 #include <errno.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include "pt_internal.h"
@@ -80,6 +81,23 @@ bool pt_imap_next(const struct imap *m, uint64_t hash, size_t *pos,
 		}
 	}
 	return false;
+}
+
+/* Grow an array by doubling; see pt_mig_index.h. */
+void *pt_mig_grow(void *v, size_t *cap, size_t n, size_t elsize,
+		  size_t cap0)
+{
+	size_t nc;
+
+	if (n < *cap)
+		return v;
+	nc = *cap ? *cap * 2 : cap0;
+	if (nc < *cap || nc > SIZE_MAX / elsize)
+		return NULL;
+	v = realloc(v, nc * elsize);
+	if (v)
+		*cap = nc;
+	return v;
 }
 
 /* The index hash of an inode key. */

@@ -30,6 +30,15 @@ int pt_imap_add(struct imap *m, uint64_t hash, size_t idx);
 bool pt_imap_next(const struct imap *m, uint64_t hash, size_t *pos,
 		 size_t *idx);
 
+/*
+ * Room for element n of the array v of *cap elements of elsize bytes:
+ * v itself while n < *cap, else v grown to twice *cap (first: cap0)
+ * with *cap updated.  NULL when out of memory (v untouched, still the
+ * caller's).
+ */
+void *pt_mig_grow(void *v, size_t *cap, size_t n, size_t elsize,
+		  size_t cap0);
+
 /* The index hash of an inode key. */
 uint64_t pt_mig_key_hash(const struct pt_key *k);
 

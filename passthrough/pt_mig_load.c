@@ -300,7 +300,7 @@ static int check_name(const char *name, uint16_t len)
 int pt_mig_load_fhandle(struct pt_mig_load *l, const struct pt_mig_fhandle *h)
 {
 	size_t pos = SIZE_MAX, idx;
-	struct ld_fh *x;
+	struct ld_fh *x, *nv;
 
 	if (l->in) {
 		LOG_ERR("migration: file handle of inode %llu after the inodes",
@@ -319,15 +319,10 @@ int pt_mig_load_fhandle(struct pt_mig_load *l, const struct pt_mig_fhandle *h)
 			return -EBADMSG;
 		}
 	}
-	if (l->fn == l->fcap) {
-		size_t nc = l->fcap ? l->fcap * 2 : 256;
-		struct ld_fh *nv = realloc(l->fv, nc * sizeof(*nv));
-
-		if (!nv)
-			return -ENOMEM;
-		l->fv = nv;
-		l->fcap = nc;
-	}
+	nv = pt_mig_grow(l->fv, &l->fcap, l->fn, sizeof(*l->fv), 256);
+	if (!nv)
+		return -ENOMEM;
+	l->fv = nv;
 	if (pt_imap_add(&l->by_fhn, h->nodeid, l->fn))
 		return -ENOMEM;
 	x = &l->fv[l->fn++];
@@ -410,17 +405,14 @@ int pt_mig_load_mount(struct pt_mig_load *l, const struct pt_mig_mount *m)
 /* Append x to the staged inodes, indexed by node id.  0 or -ENOMEM. */
 static int ld_append(struct pt_mig_load *l, const struct ld_ino *x)
 {
+	struct ld_ino *nv;
+
 	if (l->in >= NO_IDX - 1)
 		return -ENOMEM;
-	if (l->in == l->icap) {
-		size_t nc = l->icap ? l->icap * 2 : 1024;
-		struct ld_ino *nv = realloc(l->iv, nc * sizeof(*nv));
-
-		if (!nv)
-			return -ENOMEM;
-		l->iv = nv;
-		l->icap = nc;
-	}
+	nv = pt_mig_grow(l->iv, &l->icap, l->in, sizeof(*l->iv), 1024);
+	if (!nv)
+		return -ENOMEM;
+	l->iv = nv;
 	if (pt_imap_add(&l->by_id, x->nodeid, l->in))
 		return -ENOMEM;
 	l->iv[l->in++] = *x;
@@ -533,7 +525,7 @@ int pt_mig_load_inode(struct pt_mig_load *l, const struct pt_mig_inode *e)
 int pt_mig_load_handle(struct pt_mig_load *l, const struct pt_mig_handle *h)
 {
 	size_t pos = SIZE_MAX, idx;
-	struct ld_hnd y = { 0 };
+	struct ld_hnd y = { 0 }, *nv;
 	ssize_t ii;
 
 	if (h->fh == 0 || h->is_dir > 1) {
@@ -560,15 +552,10 @@ int pt_mig_load_handle(struct pt_mig_load *l, const struct pt_mig_handle *h)
 	y.flags = (int)h->flags;
 	y.is_dir = h->is_dir;
 	y.fd = -1;
-	if (l->hn == l->hcap) {
-		size_t nc = l->hcap ? l->hcap * 2 : 64;
-		struct ld_hnd *nv = realloc(l->hv, nc * sizeof(*nv));
-
-		if (!nv)
-			return -ENOMEM;
-		l->hv = nv;
-		l->hcap = nc;
-	}
+	nv = pt_mig_grow(l->hv, &l->hcap, l->hn, sizeof(*l->hv), 64);
+	if (!nv)
+		return -ENOMEM;
+	l->hv = nv;
 	if (pt_imap_add(&l->by_fh, y.fh, l->hn))
 		return -ENOMEM;
 	l->hv[l->hn++] = y;
@@ -1040,15 +1027,12 @@ static void run_jobs(struct pt_mig_load *l, const struct ld_job *jobs,
 static int push_job(struct pt_mig_load *l, uint32_t p, const uint32_t *idx,
 		    uint32_t n)
 {
-	if (l->njobs == l->jcap) {
-		size_t nc = l->jcap ? l->jcap * 2 : 64;
-		struct ld_job *nv = realloc(l->jobs, nc * sizeof(*nv));
+	struct ld_job *nv = pt_mig_grow(l->jobs, &l->jcap, l->njobs,
+					sizeof(*l->jobs), 64);
 
-		if (!nv)
-			return -ENOMEM;
-		l->jobs = nv;
-		l->jcap = nc;
-	}
+	if (!nv)
+		return -ENOMEM;
+	l->jobs = nv;
 	l->jobs[l->njobs++] = (struct ld_job){ .p = p, .n = n, .idx = idx };
 	return 0;
 }

@@ -120,17 +120,12 @@ bool pt_mig_hidden(const struct pt_inode *parent, const char *name)
 /* A new zeroed record for nodeid, indexed by id; NULL when out of memory. */
 static struct src_rec *src_rec_new(struct pt_mig_src *s, uint64_t nodeid)
 {
-	struct src_rec *r;
+	struct src_rec *r, *nv;
 
-	if (s->n == s->cap) {
-		size_t nc = s->cap ? s->cap * 2 : 256;
-		struct src_rec *nv = realloc(s->v, nc * sizeof(*nv));
-
-		if (!nv)
-			return NULL;
-		s->v = nv;
-		s->cap = nc;
-	}
+	nv = pt_mig_grow(s->v, &s->cap, s->n, sizeof(*s->v), 256);
+	if (!nv)
+		return NULL;
+	s->v = nv;
 	if (pt_imap_add(&s->by_id, nodeid, s->n))
 		return NULL;
 	r = &s->v[s->n++];
@@ -414,15 +409,12 @@ static void dc_add(struct pt_mig_src *s, const char *p, size_t len, size_t rec)
 {
 	if (!len || dc_find(s, p, len) >= 0)
 		return;
-	if (s->ndc == s->dccap) {
-		size_t nc = s->dccap ? s->dccap * 2 : 256;
-		struct dc_ent *nv = realloc(s->dc, nc * sizeof(*nv));
+	struct dc_ent *nv = pt_mig_grow(s->dc, &s->dccap, s->ndc,
+					sizeof(*s->dc), 256);
 
-		if (!nv)
-			return;
-		s->dc = nv;
-		s->dccap = nc;
-	}
+	if (!nv)
+		return;
+	s->dc = nv;
 	if (s->dc_len + len > s->dc_cap) {
 		size_t nc = s->dc_cap ? s->dc_cap : 16384;
 		char *nb;
