@@ -34,9 +34,17 @@ static bool quick_opcode(uint32_t op)
  * to have one (a malformed request is answered at once, inline). */
 static uint32_t peek_opcode(const struct iovec *out, unsigned out_num)
 {
+	const size_t at = offsetof(struct fuse_in_header, opcode);
 	struct fuse_in_header h;
 	size_t got = 0;
+	uint32_t op;
 
+	/* The usual case: the header starts in one segment; copy only the
+	 * opcode (read once: the guest may change its memory meanwhile). */
+	if (out_num && out[0].iov_len >= at + sizeof(op)) {
+		memcpy(&op, (const char *)out[0].iov_base + at, sizeof(op));
+		return op;
+	}
 	for (unsigned i = 0; i < out_num && got < sizeof(h); i++) {
 		size_t n = out[i].iov_len;
 
