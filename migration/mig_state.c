@@ -13,6 +13,7 @@
 #include <errno.h>
 #include <limits.h>
 #include <stdbool.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -54,46 +55,77 @@ static void config_bytes(const struct pt_config *c, uint8_t *b)
 
 /* ---- save ---- */
 
-struct inode_list {
-	struct pt_mig_inode *v;   /* names point into the prepared table */
-	size_t n, cap;
+/* The entries of one table (INODES2 or HANDLES2), gathered for the save
+ * so that they can be ordered; names point into the prepared table. */
+struct entry_list {
+	void *v;
+	size_t n, cap, size;     /* size: bytes of one entry */
 	uint64_t sections;
 };
 
-static int inode_cb(const struct pt_mig_inode *e, void *arg)
+/* Append the entry e (l->size bytes).  0 or -ENOMEM. */
+static int list_add(struct entry_list *l, const void *e)
 {
-	struct inode_list *l = arg;
-
 	if (l->n == l->cap) {
 		size_t nc = l->cap ? l->cap * 2 : 1024;
-		struct pt_mig_inode *nv = realloc(l->v, nc * sizeof(*nv));
+		void *nv = nc > SIZE_MAX / l->size ? NULL :
+			   realloc(l->v, nc * l->size);
 
 		if (!nv)
 			return -ENOMEM;
 		l->v = nv;
 		l->cap = nc;
 	}
-	l->v[l->n++] = *e;
+	memcpy((char *)l->v + l->n++ * l->size, e, l->size);
 	return 0;
 }
 
-/* INODES2 sections of about MIG_STATE_CHUNK bytes each: the entries of
- * one section are sized first (its count comes before them), then
- * written; the deltas restart at every section. */
-static void write_inodes(struct mig_writer *w, struct inode_list *l)
+static int inode_cb(const struct pt_mig_inode *e, void *arg)
 {
+	return list_add(arg, e);
+}
+
+static int handle_cb(const struct pt_mig_handle *h, void *arg)
+{
+	return list_add(arg, h);
+}
+
+/* mig_in2_put / mig_h2_put over an untyped entry (write_table()). */
+typedef size_t (*put_fn)(struct mig_writer *w, struct mig_delta *d,
+			 const void *e);
+
+static size_t put_inode(struct mig_writer *w, struct mig_delta *d,
+			const void *e)
+{
+	return mig_in2_put(w, d, e);
+}
+
+static size_t put_handle(struct mig_writer *w, struct mig_delta *d,
+			 const void *e)
+{
+	return mig_h2_put(w, d, e);
+}
+
+/* Sections of type `type` of about MIG_STATE_CHUNK bytes each: the
+ * entries of one section are sized first (its count comes before them),
+ * then written; the deltas restart at every section. */
+static void write_table(struct mig_writer *w, uint32_t type,
+			struct entry_list *l, put_fn put)
+{
+	const char *v = l->v;
+
 	for (size_t i = 0; i < l->n;) {
 		struct mig_delta d = { 0 };
 		size_t end = i, bytes = 0;
 
 		while (end < l->n && bytes < MIG_STATE_CHUNK &&
 		       end - i < UINT32_MAX)
-			bytes += mig_in2_put(NULL, &d, &l->v[end++]);
-		mig_w_begin(w, MIG_SEC_INODES2, MIG_SECF_MUST_UNDERSTAND);
+			bytes += put(NULL, &d, v + end++ * l->size);
+		mig_w_begin(w, type, MIG_SECF_MUST_UNDERSTAND);
 		mig_w_u32(w, (uint32_t)(end - i));
 		d = (struct mig_delta){ 0 };
 		for (; i < end; i++)
-			mig_in2_put(w, &d, &l->v[i]);
+			put(w, &d, v + i * l->size);
 		mig_w_end(w);
 		l->sections++;
 	}
@@ -155,55 +187,13 @@ static int count_cb(const struct pt_mig_mount *m, void *arg)
 	return 0;
 }
 
-struct handle_list {
-	struct pt_mig_handle *v;
-	size_t n, cap;
-};
-
-static int handle_cb(const struct pt_mig_handle *h, void *arg)
-{
-	struct handle_list *l = arg;
-
-	if (l->n == l->cap) {
-		size_t nc = l->cap ? l->cap * 2 : 256;
-		struct pt_mig_handle *nv = realloc(l->v, nc * sizeof(*nv));
-
-		if (!nv)
-			return -ENOMEM;
-		l->v = nv;
-		l->cap = nc;
-	}
-	l->v[l->n++] = *h;
-	return 0;
-}
-
-/* HANDLES2 sections of about MIG_STATE_CHUNK bytes each, as
- * write_inodes(). */
-static void write_handles(struct mig_writer *w, const struct handle_list *l)
-{
-	for (size_t i = 0; i < l->n;) {
-		struct mig_delta d = { 0 };
-		size_t end = i, bytes = 0;
-
-		while (end < l->n && bytes < MIG_STATE_CHUNK &&
-		       end - i < UINT32_MAX)
-			bytes += mig_h2_put(NULL, &d, &l->v[end++]);
-		mig_w_begin(w, MIG_SEC_HANDLES2, MIG_SECF_MUST_UNDERSTAND);
-		mig_w_u32(w, (uint32_t)(end - i));
-		d = (struct mig_delta){ 0 };
-		for (; i < end; i++)
-			mig_h2_put(w, &d, &l->v[i]);
-		mig_w_end(w);
-	}
-}
-
 /* Write the whole state to fd; see mig_state.h. */
 int mig_save(struct mig_ctx *ctx, int fd)
 {
 	struct fv_session_state st;
 	struct mig_writer w;
-	struct inode_list il = { 0 };
-	struct handle_list hl = { 0 };
+	struct entry_list il = { .size = sizeof(struct pt_mig_inode) };
+	struct entry_list hl = { .size = sizeof(struct pt_mig_handle) };
 	struct fh_batch fb = { .w = &w };
 	uint8_t cfg[CFG_N];
 	uint64_t next_nodeid, next_fh;
@@ -257,14 +247,14 @@ int mig_save(struct mig_ctx *ctx, int fd)
 		ret = mig_order_inodes(il.v, il.n);
 	if (ret)
 		goto fail;
-	write_inodes(&w, &il);
+	write_table(&w, MIG_SEC_INODES2, &il, put_inode);
 
 	ret = pt_mig_foreach_handle(ctx->fs, handle_cb, &hl);
 	if (!ret)
 		ret = mig_order_handles(hl.v, hl.n);
 	if (ret)
 		goto fail;
-	write_handles(&w, &hl);
+	write_table(&w, MIG_SEC_HANDLES2, &hl, put_handle);
 
 	pt_mig_next_ids(ctx->fs, &next_nodeid, &next_fh);
 	mig_w_begin(&w, MIG_SEC_COUNTERS, MIG_SECF_MUST_UNDERSTAND);
