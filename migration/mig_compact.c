@@ -1,7 +1,9 @@
 /*
- * mig_compact.c - INODES2 / HANDLES2 entries (see mig_compact.h; the
- * byte layout is in docs/migration.md) and the save order that keeps
- * their deltas small.
+ * mig_compact.c - the table entries: INODES2 / HANDLES2 (see
+ * mig_compact.h; the byte layout is in docs/migration.md), the decoding
+ * of version 1's fixed-width INODES / HANDLES entries (the loader and
+ * --print-state share it), and the save order that keeps the deltas
+ * small.
  *
  * Deltas are taken modulo 2^64 and written zig-zag, so every value is
  * representable; the decoder refuses what would be node id 0 or fh 0.
@@ -71,6 +73,29 @@ size_t mig_in2_put(struct mig_writer *w, struct mig_delta *d,
 	d->prev = e->name;
 	d->prevlen = e->namelen;
 	return n;
+}
+
+/* Decode one version-1 inode entry; see mig_compact.h. */
+const char *mig_in1_get(struct mig_cur *c, struct pt_mig_inode *e)
+{
+	e->nodeid = mig_c_u64(c);
+	e->nlookup = mig_c_u64(c);
+	e->generation = mig_c_u64(c);
+	e->kind = mig_c_u8(c);
+	e->parent = mig_c_u64(c);
+	e->namelen = mig_c_u16(c);
+	e->name = c->bad ? NULL : mig_c_bytes(c, e->namelen);
+	return c->bad ? "truncated" : NULL;
+}
+
+/* Decode one version-1 handle entry; see mig_compact.h. */
+const char *mig_h1_get(struct mig_cur *c, struct pt_mig_handle *h)
+{
+	h->fh = mig_c_u64(c);
+	h->nodeid = mig_c_u64(c);
+	h->flags = mig_c_u32(c);
+	h->is_dir = mig_c_u8(c);
+	return c->bad ? "truncated" : NULL;
 }
 
 /* Decode one inode entry; see mig_compact.h. */

@@ -79,6 +79,13 @@ size_t mig_h2_put(struct mig_writer *w, struct mig_delta *d,
 const char *mig_h2_get(struct mig_cur *c, struct mig_delta *d,
 		       struct pt_mig_handle *h);
 
+/* Decode one version-1 INODES entry (fixed width; e->name points into
+ * the section).  NULL, or "truncated" with c->bad set. */
+const char *mig_in1_get(struct mig_cur *c, struct pt_mig_inode *e);
+
+/* Decode one version-1 HANDLES entry (21 bytes); as mig_in1_get(). */
+const char *mig_h1_get(struct mig_cur *c, struct pt_mig_handle *h);
+
 /*
  * Reorder v (n inodes, parents before their children) into the order
  * that encodes smallest while keeping every PATH entry after its parent:

@@ -398,16 +398,7 @@ static void print_inodes(struct printer *P, struct mig_cur *c)
 	for (uint32_t i = 0; i < count; i++) {
 		struct pt_mig_inode e;
 
-		e.nodeid = mig_c_u64(c);
-		e.nlookup = mig_c_u64(c);
-		e.generation = mig_c_u64(c);
-		e.kind = mig_c_u8(c);
-		e.parent = mig_c_u64(c);
-		e.namelen = mig_c_u16(c);
-		e.name = NULL;
-		if (!c->bad)
-			e.name = mig_c_bytes(c, e.namelen);
-		if (c->bad) {
+		if (mig_in1_get(c, &e)) {
 			err_line(P, "INODES: truncated at entry %" PRIu32 " of %"
 				 PRIu32, i, count);
 			return;
@@ -523,11 +514,7 @@ static void print_handles(struct printer *P, struct mig_cur *c)
 	for (uint32_t i = 0; i < count; i++) {
 		struct pt_mig_handle h;
 
-		h.fh = mig_c_u64(c);
-		h.nodeid = mig_c_u64(c);
-		h.flags = mig_c_u32(c);
-		h.is_dir = mig_c_u8(c);
-		if (c->bad) {
+		if (mig_h1_get(c, &h)) {
 			err_line(P, "HANDLES: truncated at entry %" PRIu32 " of %"
 				 PRIu32, i, count);
 			return;

@@ -388,21 +388,14 @@ static int load_inodes(struct loader *L, struct mig_cur *c)
 		struct pt_mig_inode e;
 		int ret;
 
-		e.nodeid = mig_c_u64(c);
-		e.nlookup = mig_c_u64(c);
-		e.generation = mig_c_u64(c);
-		e.kind = mig_c_u8(c);
-		e.parent = mig_c_u64(c);
-		e.namelen = mig_c_u16(c);
+		if (mig_in1_get(c, &e)) {
+			LOG_ERR("migration: INODES section truncated at entry %u",
+				i);
+			return -EBADMSG;
+		}
 		if (e.namelen > NAME_MAX) {
 			LOG_ERR("migration: inode %llu: name length %u",
 				(unsigned long long)e.nodeid, e.namelen);
-			return -EBADMSG;
-		}
-		e.name = mig_c_bytes(c, e.namelen);
-		if (c->bad) {
-			LOG_ERR("migration: INODES section truncated at entry %u",
-				i);
 			return -EBADMSG;
 		}
 		ret = pt_mig_load_inode(L->pl, &e);
@@ -506,10 +499,7 @@ static int load_handles(struct loader *L, struct mig_cur *c)
 		struct pt_mig_handle h;
 		int ret;
 
-		h.fh = mig_c_u64(c);
-		h.nodeid = mig_c_u64(c);
-		h.flags = mig_c_u32(c);
-		h.is_dir = mig_c_u8(c);
+		mig_h1_get(c, &h);   /* the count filled the section exactly */
 		ret = pt_mig_load_handle(L->pl, &h);
 		if (ret)
 			return ret;
