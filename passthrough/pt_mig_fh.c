@@ -31,6 +31,7 @@
 #include <linux/openat2.h>
 #include "pt_internal.h"
 #include "pt_mig_fh.h"
+#include "pt_mig_index.h"
 #include "log.h"
 
 /* The record of inode in; see pt_mig_fh.h. */
@@ -69,7 +70,8 @@ int pt_migfh_mount_path(struct pt_fs *fs, const char *root_path,
 			size_t root_len, uint64_t mnt_id, char *out,
 			size_t cap)
 {
-	char fdn[24], path[PATH_MAX], *p, *end;
+	char fdn[24], path[PATH_MAX], *p, *c;
+	bool last;
 	int mfd = pt_fh_mount_fd(fs, mnt_id), dfd, r;
 	struct stat st;
 	uint64_t mid;
@@ -87,26 +89,15 @@ int pt_migfh_mount_path(struct pt_fs *fs, const char *root_path,
 	if (n <= 0 || n >= (ssize_t)sizeof(path) - 1)
 		return n < 0 ? -errno : -ENAMETOOLONG;
 	path[n] = 0;
-	if (root_len == 1)
-		p = path + 1;
-	else if ((size_t)n > root_len && !memcmp(path, root_path, root_len) &&
-		 path[root_len] == '/')
-		p = path + root_len + 1;
-	else
+	p = pt_mig_below_root(path, (size_t)n, root_path, root_len);
+	if (!p)
 		return -EXDEV;   /* "(deleted)" or outside the shared dir */
 	dfd = -1;
 	r = -ENOENT;
-	for (;;) {
+	while ((c = pt_mig_path_next(&p, &last))) {
 		int nfd;
 
-		while (*p == '/')
-			p++;
-		if (!*p)
-			break;
-		end = strchr(p, '/');
-		if (end)
-			*end = 0;
-		nfd = openat(dfd >= 0 ? dfd : pt_root_fd(fs), p,
+		nfd = openat(dfd >= 0 ? dfd : pt_root_fd(fs), c,
 			     O_PATH | O_NOFOLLOW | O_CLOEXEC);
 		if (nfd < 0) {
 			r = -errno;
@@ -115,12 +106,12 @@ int pt_migfh_mount_path(struct pt_fs *fs, const char *root_path,
 		if (dfd >= 0)
 			close(dfd);
 		dfd = nfd;
-		if (used + strlen(p) + 2 > cap) {
+		if (used + strlen(c) + 2 > cap) {
 			r = -ENAMETOOLONG;
 			break;
 		}
 		used += (size_t)snprintf(out + used, cap - used, "%s%s",
-					 used ? "/" : "", p);
+					 used ? "/" : "", c);
 		r = pt_stat_fd(dfd, &st, &mid);
 		if (r)
 			break;
@@ -129,9 +120,8 @@ int pt_migfh_mount_path(struct pt_fs *fs, const char *root_path,
 			break;
 		}
 		r = -ENOENT;
-		if (!end)
+		if (last)
 			break;
-		p = end + 1;
 	}
 	if (dfd >= 0)
 		close(dfd);

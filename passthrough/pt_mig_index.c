@@ -1,9 +1,11 @@
 /*
- * pt_mig_index.c - the lookup index shared by the two halves of migration
- * (pt_mig_save.c, pt_mig_load.c): an open-addressing map from a 64-bit
- * hash to array indices (several indices per hash), and inode identity.
+ * pt_mig_index.c - helpers shared by the parts of migration
+ * (pt_mig_save.c, pt_mig_load.c, pt_mig_track.c, pt_mig_fh.c): an
+ * open-addressing map from a 64-bit hash to array indices (several
+ * indices per hash), inode identity, array growth, and paths below the
+ * shared dir taken apart component by component.
  *
- * Threading: an index belongs to one save or load; no lock.
+ * Threading: an index or array belongs to one save or load; no lock.
  */
 #include <errno.h>
 #include <stdint.h>
@@ -98,6 +100,40 @@ void *pt_mig_grow(void *v, size_t *cap, size_t n, size_t elsize,
 	if (v)
 		*cap = nc;
 	return v;
+}
+
+/* The path below the shared dir; see pt_mig_index.h. */
+char *pt_mig_below_root(char *path, size_t n, const char *root_path,
+			size_t root_len)
+{
+	if (root_len == 1 && path[0] == '/')
+		return path + 1;
+	if (n > root_len && !memcmp(path, root_path, root_len) &&
+	    path[root_len] == '/')
+		return path + root_len + 1;
+	return NULL;
+}
+
+/* The next path component; see pt_mig_index.h. */
+char *pt_mig_path_next(char **p, bool *last)
+{
+	char *c = *p, *end;
+
+	while (*c == '/')
+		c++;
+	if (!*c)
+		return NULL;
+	end = strchr(c, '/');
+	if (end) {
+		*end = 0;
+		*p = end + 1;
+		while (**p == '/')
+			(*p)++;
+	} else {
+		*p = c + strlen(c);
+	}
+	*last = !**p;
+	return c;
 }
 
 /* The index hash of an inode key. */

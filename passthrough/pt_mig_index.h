@@ -1,5 +1,6 @@
 /*
- * pt_mig_index.h - the lookup index of migration (see pt_mig_index.c).
+ * pt_mig_index.h - helpers shared by the parts of migration (see
+ * pt_mig_index.c).
  */
 #ifndef PT_MIG_INDEX_H
 #define PT_MIG_INDEX_H
@@ -38,6 +39,23 @@ bool pt_imap_next(const struct imap *m, uint64_t hash, size_t *pos,
  */
 void *pt_mig_grow(void *v, size_t *cap, size_t n, size_t elsize,
 		  size_t cap0);
+
+/*
+ * The part of path (n bytes: a readlink of an fd) below the shared dir,
+ * whose own path is root_path (root_len bytes, "/" for the file system's
+ * root), cut at a '/' boundary so that "/srv/share" is no prefix of
+ * "/srv/share2/x".  NULL when path is not below it (elsewhere, or a
+ * " (deleted)" or anonymous file).
+ */
+char *pt_mig_below_root(char *path, size_t n, const char *root_path,
+			size_t root_len);
+
+/*
+ * Cut the next component of the relative path at *p in place (leading
+ * '/' skipped) and move *p past it.  Returns the component, or NULL at
+ * the end of the path; *last is set when no component follows it.
+ */
+char *pt_mig_path_next(char **p, bool *last);
 
 /* The index hash of an inode key. */
 uint64_t pt_mig_key_hash(const struct pt_key *k);

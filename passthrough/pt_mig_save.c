@@ -683,16 +683,9 @@ static int resolve(struct pt_fs *fs, struct pt_mig_src *s, size_t idx)
 	path[n] = 0;
 	if (n > 10 && !strcmp(path + n - 10, " (deleted)"))
 		goto slow;
-	/* Relative to the shared dir, at a '/' boundary. */
-	if (s->root_len == 1 && path[0] == '/') {
-		p = path + 1;
-	} else if ((size_t)n > s->root_len &&
-		   !memcmp(path, s->root_path, s->root_len) &&
-		   path[s->root_len] == '/') {
-		p = path + s->root_len + 1;
-	} else {
+	p = pt_mig_below_root(path, (size_t)n, s->root_path, s->root_len);
+	if (!p)
 		goto slow;
-	}
 	plen = (size_t)n - (size_t)(p - path);
 	name = memrchr(p, '/', plen);
 	name = name ? name + 1 : p;

@@ -43,6 +43,7 @@
 #include <time.h>
 #include <unistd.h>
 #include "pt_internal.h"
+#include "pt_mig_index.h"
 #include "log.h"
 
 struct trk_rec {
@@ -415,7 +416,8 @@ static void resolve_one(struct pt_fs *fs, struct pt_mig_track *t,
 	int32_t type = 0;
 	int fh_len = 0, ifd;
 	ssize_t n;
-	char *p, *end;
+	char *p, *c;
+	bool last;
 
 	pthread_mutex_lock(&t->lock);
 	wc.seq = t->seq;   /* before the path is read */
@@ -433,37 +435,23 @@ static void resolve_one(struct pt_fs *fs, struct pt_mig_track *t,
 	path[n] = 0;
 	if (n > 10 && !strcmp(path + n - 10, " (deleted)"))
 		return;   /* the save makes it reachable */
-	if (t->root_len == 1)
-		p = path + 1;
-	else if ((size_t)n > t->root_len &&
-		 !memcmp(path, t->root_path, t->root_len) &&
-		 path[t->root_len] == '/')
-		p = path + t->root_len + 1;
-	else
+	p = pt_mig_below_root(path, (size_t)n, t->root_path, t->root_len);
+	if (!p)
 		return;
 	parent = fs->root;
 	pt_inode_ref(parent);
-	for (;;) {
+	while ((c = pt_mig_path_next(&p, &last))) {
 		struct pt_inode *x;
 		struct stat st;
 		uint64_t mnt_id;
-		bool last;
 		int fd, pfd;
 
-		while (*p == '/')
-			p++;
-		if (!*p)
-			break;
-		end = strchr(p, '/');
-		if (end)
-			*end = 0;
-		last = !end || !end[1];
-		if (strlen(p) > NAME_MAX || is_dot(p))
+		if (strlen(c) > NAME_MAX || is_dot(c))
 			break;
 		pfd = pt_inode_fd_get(fs, parent);
 		if (pfd < 0)
 			break;
-		fd = openat(pfd, p, O_PATH | O_NOFOLLOW | O_CLOEXEC);
+		fd = openat(pfd, c, O_PATH | O_NOFOLLOW | O_CLOEXEC);
 		pt_inode_fd_put(fs, parent, pfd);
 		if (fd < 0)
 			break;
@@ -476,7 +464,7 @@ static void resolve_one(struct pt_fs *fs, struct pt_mig_track *t,
 			if (in->key.dev == (uint64_t)st.st_dev &&
 			    in->key.ino == (uint64_t)st.st_ino &&
 			    in->key.mnt_id == mnt_id)
-				record(fs, parent, p, strlen(p), in, false, fh,
+				record(fs, parent, c, strlen(c), in, false, fh,
 				       fh_len, type, &wc);
 			break;
 		}
@@ -493,7 +481,7 @@ static void resolve_one(struct pt_fs *fs, struct pt_mig_track *t,
 
 			if (t->verify_handles && needs_work(t, x->nodeid))
 				xl = pt_inode_handle(fs, x, xfh, &xt);
-			if (!record(fs, parent, p, strlen(p), x, false, xfh,
+			if (!record(fs, parent, c, strlen(c), x, false, xfh,
 				    xl, xt, &wc)) {
 				pt_inode_put(fs, x);
 				break;
@@ -501,7 +489,6 @@ static void resolve_one(struct pt_fs *fs, struct pt_mig_track *t,
 		}
 		pt_inode_put(fs, parent);
 		parent = x;
-		p = end + 1;
 	}
 	pt_inode_put(fs, parent);
 }
