@@ -169,15 +169,12 @@ static struct trk_rec *get_rec(struct pt_mig_track *t, uint64_t nodeid,
 
 static void queue_dirty(struct pt_mig_track *t, uint64_t nodeid)
 {
-	if (t->ndirty == t->dcap) {
-		size_t nc = t->dcap ? t->dcap * 2 : 64;
-		uint64_t *nv = realloc(t->dirty, nc * sizeof(*nv));
+	uint64_t *nv = pt_mig_grow(t->dirty, &t->dcap, t->ndirty,
+				   sizeof(*t->dirty), 64);
 
-		if (!nv)
-			return;   /* the save re-resolves it anyway */
-		t->dirty = nv;
-		t->dcap = nc;
-	}
+	if (!nv)
+		return;   /* the save re-resolves it anyway */
+	t->dirty = nv;
 	t->dirty[t->ndirty++] = nodeid;
 	pthread_cond_signal(&t->cond);
 }
